@@ -1,0 +1,1 @@
+"""Speed benchmarks (scripts printing frames per second against a named reference)."""

@@ -1,0 +1,1 @@
+"""Model building blocks: xcorr core, backbones, necks, heads, presets and checkpoint loading."""

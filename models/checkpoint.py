@@ -1,0 +1,98 @@
+"""Reading official checkpoints safely and loading them with strict key matching.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: no arbitrary
+object is unpickled. The only non-tensor globals allowed are numpy scalars and
+dtypes, which training scripts store in optimizer state (NanoTrack's
+``{'epoch', 'state_dict', 'optimizer'}`` files hold a ``numpy.float64``
+learning rate; see ``../shared/weights/README.md``).
+
+Accepted layouts (pysot ``pysot/utils/model_load.py`` ``load_pretrain``):
+a raw state dict, or a dict wrapping it under ``state_dict`` / ``model``;
+keys may carry the ``module.`` prefix of ``nn.DataParallel``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from typing import Dict
+
+import numpy as np
+import torch
+from torch import nn
+
+from siamtrack.errors import SiamtrackError
+
+__all__ = ["read_state_dict", "load_strict"]
+
+
+def _numpy_safe_globals() -> list:
+    """numpy globals that may appear in checkpoints (scalars and dtypes), under their pickled names."""
+    from numpy._core.multiarray import scalar
+
+    allowed = [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
+    for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"):
+        if hasattr(np.dtypes, name):
+            allowed.append(getattr(np.dtypes, name))
+    return allowed
+
+
+def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
+    """Read a checkpoint file and return its state dict (CPU tensors, ``module.`` stripped).
+
+    Raises:
+        SiamtrackError: the file is missing, is not a PyTorch checkpoint, holds
+            objects other than tensors / plain containers / numpy scalars
+            (refused, never unpickled), or holds no state dict.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise SiamtrackError(f"{path}: no such checkpoint file")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        detail = str(e).split("WeightsUnpickler error:")[-1].strip().split(".")[0]
+        raise SiamtrackError(f"{path}: refused to load, the file holds objects other than weights ({detail})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SiamtrackError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
+    for wrapper in ("state_dict", "model", "net"):
+        if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):
+            ckpt = ckpt[wrapper]
+            break
+    if not isinstance(ckpt, dict) or not ckpt or not all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        raise SiamtrackError(f"{path}: no state dict of tensors found in the checkpoint")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in ckpt.items()}
+
+
+def _few(keys, n: int = 3) -> str:
+    keys = sorted(keys)
+    more = f", ... {len(keys) - n} more" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_strict(model: nn.Module, state_dict: Dict[str, torch.Tensor], model_name: str, path: str = "checkpoint") -> None:
+    """Load ``state_dict`` into ``model`` requiring exactly the same keys and shapes.
+
+    Raises:
+        SiamtrackError: one line naming ``path``, ``model_name`` and a few of the
+            missing / unexpected / mis-shaped keys (a checkpoint of another model).
+    """
+    own = model.state_dict()
+    missing = set(own) - set(state_dict)
+    unexpected = set(state_dict) - set(own)
+    shapes = {k for k in set(own) & set(state_dict) if tuple(own[k].shape) != tuple(state_dict[k].shape)}
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys ({_few(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys ({_few(unexpected)})")
+        if shapes:
+            k = sorted(shapes)[0]
+            parts.append(f"{len(shapes)} keys of other shapes ({k}: {tuple(state_dict[k].shape)} "
+                         f"instead of {tuple(own[k].shape)})")
+        raise SiamtrackError(f"{path}: not a checkpoint of model '{model_name}': " + "; ".join(parts))
+    model.load_state_dict(state_dict, strict=True)

@@ -1,0 +1,74 @@
+"""Inference-time folding of BatchNorm into the preceding convolution.
+
+For ``y = BN(conv(x))`` with running statistics (eval mode):
+``W' = W * g / sqrt(var + eps)`` per output channel and
+``b' = (b - mean) * g / sqrt(var + eps) + beta`` (Ioffe & Szegedy 2015; the
+usual deployment transform, e.g. ``torch.nn.utils.fusion.fuse_conv_bn_eval``).
+Folding is exact up to float32 rounding (~1e-6 relative).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["fuse_conv_bn", "fold_batchnorm", "affine_1x1"]
+
+
+@torch.no_grad()
+def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """Return a new Conv2d equal to ``bn(conv(x))`` in eval mode (computed in float64)."""
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                      conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    w = conv.weight.double() * scale.reshape(-1, 1, 1, 1)
+    b = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+    fused.weight.copy_(w.to(conv.weight.dtype))
+    fused.bias.copy_(((b - bn.running_mean.double()) * scale + bn.bias.double()).to(conv.weight.dtype))
+    return fused.to(conv.weight.device)
+
+
+def fold_batchnorm(module: nn.Module) -> int:
+    """Fold every ``Conv2d`` directly followed by ``BatchNorm2d`` inside an ``nn.Sequential``.
+
+    The conv is replaced by the fused conv and the BN by ``nn.Identity`` (so the
+    Sequential's indices are unchanged). Works in place; returns the number
+    of folded pairs. Call it only after loading weights and in eval mode.
+    """
+    count = 0
+    for seq in module.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
+                seq._modules[a] = fuse_conv_bn(conv, bn)
+                seq._modules[b] = nn.Identity()
+                count += 1
+    return count
+
+
+@torch.no_grad()
+def affine_1x1(seq: nn.Module):
+    """Effective ``(W, b)`` of a 1x1 conv optionally followed by BatchNorm (folded or not).
+
+    Returns ``W`` ``(Cout, Cin)`` and ``b`` ``(Cout,)`` in float64 so callers can
+    compose linear maps exactly before casting back to float32.
+    Raises ``TypeError`` for anything but [Conv2d 1x1, (BatchNorm2d | Identity)?].
+    """
+    mods = [m for m in (seq if isinstance(seq, nn.Sequential) else [seq]) if not isinstance(m, nn.Identity)]
+    conv = mods[0]
+    if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (1, 1) or conv.groups != 1 or len(mods) > 2:
+        raise TypeError(f"affine_1x1: expected a 1x1 conv (+ BN), got {seq}")
+    w = conv.weight.double().reshape(conv.out_channels, conv.in_channels)
+    b = conv.bias.double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64,
+                                                                      device=w.device)
+    if len(mods) == 2:
+        bn = mods[1]
+        if not isinstance(bn, nn.BatchNorm2d):
+            raise TypeError(f"affine_1x1: expected BatchNorm2d after the conv, got {bn}")
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        w = w * scale[:, None]
+        b = (b - bn.running_mean.double()) * scale + bn.bias.double()
+    return w, b

@@ -1,0 +1,77 @@
+"""Model presets: data describing each named tracker (model config, tracker hyper-parameters, weights).
+
+A preset is a plain dict, never a subclass:
+
+* ``tracker``: name in the tracker registry (:mod:`siamtrack.tracker.registry`);
+* ``model``: the :func:`~siamtrack.models.siamese.build_model` config;
+* ``track``: the tracker's hyper-parameters, copied from the reference config
+  named in ``reference`` (values also recorded in the fixture manifests
+  ``../shared/fixtures/<name>/manifest.json``);
+* ``weights``: the official checkpoint's file name and where it is published.
+
+Aliases map short names to presets (``nanotrack`` = ``nanotrack-v2``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from siamtrack.errors import SiamtrackError
+
+NANOTRACK_URL = "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/pretrained"
+
+
+def _nanotrack(version: int, backbone: str, channels: int, head: str, score_size: int,
+               penalty_k: float, window_influence: float, lr: float) -> dict:
+    return {
+        "tracker": "nanotrack",
+        "reference": f"HonglinChu/SiamTrackers@248663f NanoTrack/models/config/configv{version}.yaml",
+        "model": {
+            "backbone": {"type": backbone},
+            # Built so the checkpoint's neck.* keys load, never applied (as the reference ModelBuilder).
+            "neck": {"type": "adjust_layer", "in_channels": channels, "out_channels": channels},
+            "apply_neck": False,
+            "head": {"type": head},
+            "head_key": "ban_head",
+        },
+        "track": {
+            "exemplar_size": 127,
+            "instance_size": 255,
+            "score_size": score_size,  # cfg.TRACK.OUTPUT_SIZE
+            "stride": 16,  # cfg.POINT.STRIDE
+            "context_amount": 0.5,
+            "penalty_k": penalty_k,
+            "window_influence": window_influence,
+            "lr": lr,
+            "lost_threshold": 0.3,
+        },
+        "weights": {"file": f"nanotrackv{version}.pth", "url": NANOTRACK_URL},
+    }
+
+
+PRESETS = {
+    "nanotrack-v1": _nanotrack(1, "mobilenetv3_small", 64, "nanotrack_ban_v1", 16, 0.148, 0.462, 0.39),
+    "nanotrack-v2": _nanotrack(2, "mobilenetv3_small", 64, "nanotrack_ban_v2", 16, 0.15, 0.49, 0.385),
+    "nanotrack-v3": _nanotrack(3, "mobilenetv3_small_v3", 96, "nanotrack_ban_v3", 15, 0.138, 0.455, 0.348),
+}
+
+ALIASES = {"nanotrack": "nanotrack-v2"}
+
+
+def preset_names(include_aliases: bool = True) -> list:
+    """Sorted preset names (and aliases)."""
+    return sorted(list(PRESETS) + (list(ALIASES) if include_aliases else []))
+
+
+def get_preset(name: str) -> dict:
+    """A deep copy of preset ``name`` (alias resolved), with ``name`` filled in.
+
+    Raises:
+        SiamtrackError: unknown name (the message lists the known ones).
+    """
+    key = ALIASES.get(name, name)
+    if key not in PRESETS:
+        raise SiamtrackError(f"unknown model '{name}'; known: {', '.join(preset_names())}")
+    preset = copy.deepcopy(PRESETS[key])
+    preset["name"] = key
+    return preset

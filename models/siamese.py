@@ -1,0 +1,87 @@
+"""A Siamese model = backbone + optional neck + head, assembled from a config dict.
+
+The config is data (see :mod:`siamtrack.models.presets`)::
+
+    {"backbone": {"type": "mobilenetv3_small"},
+     "neck": {"type": "adjust_layer", "in_channels": 64, "out_channels": 64},
+     "apply_neck": False,
+     "head": {"type": "nanotrack_ban_v2"}, "head_key": "ban_head"}
+
+Attribute names (``backbone``, ``neck``, ``head_key``) are those of the
+reference ``ModelBuilder`` so that official checkpoints load with strict key
+matching. ``apply_neck: False`` reproduces NanoTrack, whose checkpoint holds
+neck weights that its ``ModelBuilder.template/track`` never use.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from siamtrack.models.fuse import fold_batchnorm
+from siamtrack.models.registry import BACKBONES, HEADS, NECKS
+
+# Registering the blocks is a side effect of importing their modules.
+from siamtrack.models.backbones import mobilenetv3  # noqa: F401
+from siamtrack.models.heads import nanotrack_ban  # noqa: F401
+from siamtrack.models.necks import adjust  # noqa: F401
+
+
+class SiameseModel(nn.Module):
+    """Backbone + neck + head with a template branch run once and a per-frame search branch.
+
+    ``template(z)``: ``z`` ``(1, 3, Hz, Wz)`` float32 exemplar crop -> opaque
+    template state (kept by the tracker). ``track(state, x)``: ``x``
+    ``(1, 3, Hx, Wx)`` float32 search crop -> ``(cls, loc)`` as the head
+    defines them. Call :meth:`prepare_inference` once after loading weights.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, head_key: str = "head",
+                 neck: nn.Module | None = None, apply_neck: bool = True):
+        super().__init__()
+        self.backbone = backbone
+        if neck is not None:
+            self.neck = neck
+        self.apply_neck = apply_neck and neck is not None
+        self.head_key = head_key
+        self.add_module(head_key, head)
+
+    @property
+    def head(self) -> nn.Module:
+        return getattr(self, self.head_key)
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        f = self.backbone(img)
+        return self.neck(f) if self.apply_neck else f
+
+    def template(self, z: torch.Tensor):
+        return self.head.template(self.features(z))
+
+    def track(self, state, x: torch.Tensor):
+        return self.head.track(state, self.features(x))
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor):
+        """Reference path (no template caching, any batch size): ``head(features(z), features(x))``."""
+        return self.head(self.features(z), self.features(x))
+
+    def prepare_inference(self, channels_last: bool = False) -> "SiameseModel":
+        """eval(), BatchNorm folded into convolutions, gradients off; optionally channels-last."""
+        self.eval()
+        fold_batchnorm(self)
+        for p in self.parameters():
+            p.requires_grad_(False)
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+        return self
+
+
+def build_model(cfg: dict) -> SiameseModel:
+    """Build a :class:`SiameseModel` from a config dict (see module docstring). ``KeyError`` on unknown block names."""
+    neck = NECKS.build(cfg["neck"]) if cfg.get("neck") else None
+    return SiameseModel(
+        backbone=BACKBONES.build(cfg["backbone"]),
+        head=HEADS.build(cfg["head"]),
+        head_key=cfg.get("head_key", "head"),
+        neck=neck,
+        apply_neck=cfg.get("apply_neck", True),
+    )

@@ -1,0 +1,433 @@
+"""Output sinks: box files, annotated videos, on-screen windows.
+
+Files are written atomically (:func:`atomic_path`): the data goes to a hidden
+temporary file in the destination's folder, which replaces the destination
+(``os.replace``) only when everything was written; on failure or abort the
+temporary file is deleted, so a half-written file is never left behind.
+Bad output paths are reported as :class:`~siamtrack.errors.SiamtrackError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+import weakref
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from siamtrack.errors import SiamtrackError
+
+__all__ = [
+    "AtomicPath",
+    "atomic_path",
+    "BoxWriter",
+    "VideoSink",
+    "VIDEO_FOURCC",
+    "draw_overlay",
+    "has_display",
+    "Window",
+]
+
+#: Video file extension (lower case) -> FourCC code used by :class:`VideoSink`.
+VIDEO_FOURCC = {
+    ".mp4": "mp4v",
+    ".m4v": "mp4v",
+    ".mov": "mp4v",
+    ".avi": "MJPG",
+    ".mkv": "XVID",
+}
+
+
+def _check_output_path(path: str) -> None:
+    """Raise SiamtrackError if ``path`` cannot be an output file."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise SiamtrackError(f"{path}: folder does not exist")
+    if os.path.isdir(path):
+        raise SiamtrackError(f"{path}: is a folder, not a file")
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class AtomicPath:
+    """A temporary file that becomes ``path`` on :meth:`commit`.
+
+    The temporary file is created (empty) in ``path``'s folder, hidden
+    (``.<stem>.tmp-<random><ext>``) and with ``path``'s extension, so writers
+    that choose the format from the extension (OpenCV) behave the same. If
+    the object is garbage-collected or the interpreter exits before
+    :meth:`commit`, the temporary file is deleted.
+
+    Attributes:
+        path: the destination path (str).
+        tmp: the temporary file's path (str), to write to.
+
+    Raises:
+        SiamtrackError: ``"<path>: folder does not exist"``, ``"<path>: is a
+            folder, not a file"``, ``"<path>: cannot write (...)"``.
+    """
+
+    def __init__(self, path: str):
+        self.path = os.fspath(path)
+        _check_output_path(self.path)
+        folder, base = os.path.split(os.path.abspath(self.path))
+        stem, ext = os.path.splitext(base)
+        for _ in range(100):
+            tmp = os.path.join(folder, f".{stem}.tmp-{secrets.token_hex(4)}{ext}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+            os.close(fd)
+            break
+        else:  # pragma: no cover - 100 random collisions
+            raise SiamtrackError(f"{self.path}: cannot create a temporary file")
+        self.tmp = tmp
+        self.done = False
+        self._finalizer = weakref.finalize(self, _remove_quietly, tmp)
+
+    def commit(self) -> None:
+        """Move the temporary file over ``path`` (``os.replace``).
+
+        Raises:
+            SiamtrackError: the rename failed (e.g. permissions); the
+                temporary file is then deleted.
+        """
+        if self.done:
+            return
+        self.done = True
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self._finalizer()
+            raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        self._finalizer.detach()
+
+    def abort(self) -> None:
+        """Delete the temporary file; ``path`` is left untouched."""
+        self.done = True
+        self._finalizer()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Context manager yielding a temporary path that replaces ``path`` on success.
+
+    ``with atomic_path("out.txt") as tmp: write(tmp)`` -- when the block
+    ends normally ``tmp`` is renamed over ``path`` with ``os.replace``; when
+    it raises (including ``KeyboardInterrupt``) ``tmp`` is deleted and
+    ``path`` is untouched. ``tmp`` is in the same folder and has the same
+    extension as ``path``.
+
+    Raises:
+        SiamtrackError: see :class:`AtomicPath`.
+    """
+    ap = AtomicPath(path)
+    try:
+        yield ap.tmp
+    except BaseException:
+        ap.abort()
+        raise
+    ap.commit()
+
+
+def _fmt(v: float) -> str:
+    """``v`` with 3 decimals, never ``-0.000``."""
+    return f"{round(float(v), 3) + 0.0:.3f}"
+
+
+class BoxWriter:
+    """Collects one box per frame and writes them as ``x,y,w,h`` lines.
+
+    Boxes are ``[x, y, w, h]``: top-left corner and size in 0-based pixels
+    (floats). Each line is written with 3 decimals, e.g.
+    ``12.500,30.000,40.250,80.000``. Nothing is written until
+    :meth:`close`; ``close(ok=False)`` (or leaving a ``with`` block with an
+    exception) writes nothing.
+
+    Raises:
+        SiamtrackError: ``"<path>: folder does not exist"`` /
+            ``"<path>: is a folder, not a file"`` on construction (so the
+            problem shows before a long run), ``"<path>: cannot write
+            (...)"`` on close.
+    """
+
+    def __init__(self, path: str):
+        self.path = os.fspath(path)
+        _check_output_path(self.path)
+        self.boxes: list[tuple[float, float, float, float]] = []
+        self.closed = False
+
+    def write(self, box: Sequence[float]) -> None:
+        """Append the box of the next frame: 4 numbers ``x, y, w, h`` (pixels).
+
+        Raises:
+            ValueError: ``box`` does not have 4 elements.
+            RuntimeError: the writer is closed.
+        """
+        if self.closed:
+            raise RuntimeError(f"{self.path}: BoxWriter is closed")
+        values = tuple(float(v) for v in np.asarray(box, dtype=np.float64).ravel())
+        if len(values) != 4:
+            raise ValueError(f"box must be [x, y, w, h], got {len(values)} values")
+        self.boxes.append(values)
+
+    def close(self, ok: bool = True) -> None:
+        """Write all lines atomically when ``ok``; discard them otherwise.
+
+        Safe to call more than once (later calls do nothing).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if not ok:
+            return
+        text = "".join(",".join(_fmt(v) for v in b) + "\n" for b in self.boxes)
+        with atomic_path(self.path) as tmp:
+            try:
+                with open(tmp, "w", encoding="ascii", newline="\n") as f:
+                    f.write(text)
+            except OSError as e:
+                raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+
+    def __enter__(self) -> "BoxWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+class VideoSink:
+    """Writes BGR frames to a video file with ``cv2.VideoWriter``, atomically.
+
+    Args:
+        path: output file; the extension picks the codec: .mp4/.m4v/.mov ->
+            MPEG-4 ('mp4v'), .avi -> Motion JPEG ('MJPG'), .mkv -> 'XVID'.
+        fps: frames per second stored in the file; ``None``, NaN or <= 0
+            means 25.
+        frame_size_wh: ``(width, height)`` in pixels of the frames that will
+            be written. OpenCV's FFmpeg writer only encodes even sizes (it
+            silently rescales odd ones), so an odd width/height is reduced
+            by one and the last column/row of every frame is cropped;
+            ``frame_size`` holds the size actually stored.
+
+    Frames go to a hidden temporary file beside ``path`` which replaces
+    ``path`` on ``close(ok=True)``; ``close(ok=False)`` (or leaving a
+    ``with`` block with an exception) deletes it.
+
+    Raises:
+        SiamtrackError: ``"<path>: unsupported video extension (use .mp4,
+            .avi or .mkv)"``, ``"<path>: folder does not exist"``,
+            ``"<path>: cannot open video writer"``.
+        ValueError: ``frame_size_wh`` is not two positive ints.
+    """
+
+    def __init__(self, path: str, fps: float | None, frame_size_wh: tuple[int, int]):
+        self.path = os.fspath(path)
+        ext = os.path.splitext(self.path)[1].lower()
+        fourcc = VIDEO_FOURCC.get(ext)
+        if fourcc is None:
+            raise SiamtrackError(f"{self.path}: unsupported video extension (use .mp4, .avi or .mkv)")
+        w, h = (int(v) for v in frame_size_wh)
+        if w < 2 or h < 2:
+            raise ValueError(f"frame size must be at least 2x2 pixels, got {w}x{h}")
+        self.input_size = (w, h)
+        self.frame_size = (w - w % 2, h - h % 2)
+        self.fps = float(fps) if fps is not None and np.isfinite(fps) and fps > 0 else 25.0
+        self._atomic = AtomicPath(self.path)  # checks the folder
+        writer = cv2.VideoWriter(self._atomic.tmp, cv2.VideoWriter_fourcc(*fourcc),
+                                 self.fps, self.frame_size, True)
+        if not writer.isOpened():
+            writer.release()
+            self._atomic.abort()
+            raise SiamtrackError(f"{self.path}: cannot open video writer")
+        self._writer = writer
+        self.frames_written = 0
+        self.closed = False
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one frame: ``uint8`` ``(H, W, 3)`` BGR of the declared size.
+
+        Raises:
+            ValueError: wrong dtype or size (``cv2.VideoWriter`` would
+                silently drop such a frame).
+            RuntimeError: the sink is closed.
+        """
+        if self.closed:
+            raise RuntimeError(f"{self.path}: VideoSink is closed")
+        frame = np.asarray(frame)
+        w, h = self.input_size
+        if frame.dtype != np.uint8 or frame.shape != (h, w, 3):
+            raise ValueError(
+                f"{self.path}: frame must be uint8 of shape ({h}, {w}, 3), "
+                f"got {frame.dtype} {frame.shape}")
+        fw, fh = self.frame_size
+        if (fw, fh) != (w, h):
+            frame = frame[:fh, :fw]
+        self._writer.write(np.ascontiguousarray(frame))
+        self.frames_written += 1
+
+    def close(self, ok: bool = True) -> None:
+        """Finish the file: rename it over ``path`` when ``ok``, delete it otherwise.
+
+        Safe to call more than once (later calls do nothing).
+
+        Raises:
+            SiamtrackError: the final rename failed.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._writer.release()
+        if ok:
+            self._atomic.commit()
+        else:
+            self._atomic.abort()
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+def draw_overlay(frame: np.ndarray, box: Sequence[float] | None, score: float | None = None,
+                 fps: float | None = None, color: tuple[int, int, int] = (0, 255, 0),
+                 lost: bool = False, label: str | None = None) -> np.ndarray:
+    """Draw the tracked box and a status line on ``frame``, in place.
+
+    Args:
+        frame: BGR ``uint8`` ``(H, W, 3)`` array, modified in place.
+        box: ``[x, y, w, h]`` in 0-based pixels (floats, rounded to ints), or
+            ``None`` to draw no box. Non-finite boxes are not drawn.
+        score: tracker confidence, shown as ``score 0.98``.
+        fps: processing speed in frames per second, shown as ``fps 123.4``.
+        color: BGR box colour (ignored when ``lost``).
+        lost: draw the box in red and add ``LOST`` to the status line.
+        label: optional text put first in the status line (e.g. a model name).
+
+    The status line is drawn at the top-left over a darkened strip, with a
+    font scaled to the frame size. Returns ``frame``.
+
+    Raises:
+        ValueError: ``frame`` is not a ``uint8`` ``(H, W, 3)`` array.
+    """
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 \
+            or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError("frame must be a uint8 (H, W, 3) array")
+    img_h, img_w = frame.shape[:2]
+    box_color = (0, 0, 255) if lost else tuple(int(c) for c in color)
+    thickness = 2
+
+    if box is not None:
+        b = np.asarray(box, dtype=np.float64).ravel()
+        if b.size == 4 and np.all(np.isfinite(b)):
+            lim = 4 * max(img_w, img_h) + 16  # keep cv2's int coordinates sane
+            x1, y1, x2, y2 = (int(round(float(np.clip(v, -lim, lim))))
+                              for v in (b[0], b[1], b[0] + b[2], b[1] + b[3]))
+            cv2.rectangle(frame, (x1, y1), (x2, y2), box_color, thickness, cv2.LINE_AA)
+
+    parts = []
+    if label:
+        parts.append(str(label))
+    if score is not None and np.isfinite(score):
+        parts.append(f"score {float(score):.2f}")
+    if fps is not None and np.isfinite(fps):
+        parts.append(f"fps {float(fps):.1f}")
+    if lost:
+        parts.append("LOST")
+    if parts:
+        text = "  ".join(parts)
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        scale = max(0.4, min(img_w, img_h) / 720.0 * 0.7)
+        text_th = max(1, int(round(scale * 1.5)))
+        (tw, th), base = cv2.getTextSize(text, font, scale, text_th)
+        pad = max(3, int(round(4 * scale)))
+        x2 = min(img_w, tw + 2 * pad)
+        y2 = min(img_h, th + base + 2 * pad)
+        strip = frame[0:y2, 0:x2]
+        strip[...] = (strip.astype(np.uint16) * 3 // 10).astype(np.uint8)  # darken to 30%
+        text_color = (80, 80, 255) if lost else (255, 255, 255)
+        cv2.putText(frame, text, (pad, pad + th), font, scale, text_color, text_th, cv2.LINE_AA)
+    return frame
+
+
+def has_display() -> bool:
+    """Whether a window can be shown: always on Windows/macOS; on Linux and
+    other Unixes only when ``DISPLAY`` or ``WAYLAND_DISPLAY`` is set."""
+    if sys.platform.startswith("win") or sys.platform == "darwin":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class Window:
+    """An OpenCV window showing frames (needs a display, see :func:`has_display`).
+
+    Args:
+        name: window title (also OpenCV's window id).
+    """
+
+    def __init__(self, name: str):
+        self.name = str(name)
+        self._shown = False
+        self._closed = False
+
+    def show(self, frame: np.ndarray) -> int:
+        """Show a BGR ``uint8`` ``(H, W, 3)`` frame and poll the keyboard for 1 ms.
+
+        Returns:
+            The key pressed as ``cv2.waitKey(1) & 0xFF``, or -1 if none.
+
+        Raises:
+            cv2.error: OpenCV has no GUI backend or no display.
+        """
+        if not self._shown:
+            cv2.namedWindow(self.name, cv2.WINDOW_AUTOSIZE)
+            self._shown = True
+        cv2.imshow(self.name, frame)
+        key = cv2.waitKey(1)
+        return -1 if key == -1 else key & 0xFF
+
+    def is_closed(self) -> bool:
+        """True once the user closed the window (or :meth:`close` was called).
+
+        Uses ``cv2.getWindowProperty(name, WND_PROP_VISIBLE) < 1``; False
+        before the first :meth:`show`.
+        """
+        if self._closed:
+            return True
+        if not self._shown:
+            return False
+        try:
+            return cv2.getWindowProperty(self.name, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:
+            return True
+
+    def close(self) -> None:
+        """Destroy the window. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._shown:
+            try:
+                cv2.destroyWindow(self.name)
+                cv2.waitKey(1)  # let the GUI backend process the destroy event
+            except cv2.error:
+                pass
+
+    def __enter__(self) -> "Window":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Trackers: the per-frame algorithms around a model, and their registry."""

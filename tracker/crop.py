@@ -1,0 +1,58 @@
+"""Context crops: the square image region around the target, padded with the mean colour.
+
+Follows pysot ``pysot/tracker/base_tracker.py`` ``SiameseTracker.get_subwindow``
+(also NanoTrack's and DaSiamRPN's): a ``crop_size`` x ``crop_size`` region
+centred on ``center`` (origin ``floor(c - (crop_size + 1) / 2 + 0.5)``), the parts
+outside the image filled with ``pad_value`` truncated to uint8, resized with
+bilinear interpolation (``cv2.resize`` INTER_LINEAR) to ``out_size`` when the
+sizes differ. Unlike the reference, only the crop (not the whole frame) is
+padded, which gives the same pixels with far less copying.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+__all__ = ["context_crop", "pad_colour"]
+
+
+def pad_colour(mean_bgr) -> tuple:
+    """The per-channel padding value as the reference stores it: the mean truncated to uint8."""
+    return tuple(float(int(v)) for v in np.asarray(mean_bgr, dtype=np.float64).ravel())
+
+
+def context_crop(img: np.ndarray, center, out_size: int, crop_size: float, pad) -> np.ndarray:
+    """Crop, pad and resize the region around ``center``.
+
+    Args:
+        img: frame ``(H, W, 3)`` uint8 (BGR as read by OpenCV).
+        center: ``(cx, cy)`` in 0-based pixels (floats).
+        out_size: side of the returned patch in pixels (e.g. 127 or 255).
+        crop_size: side of the region in frame pixels; rounded by the caller as
+            the reference does (an integer value).
+        pad: per-channel fill value, see :func:`pad_colour`.
+
+    Returns:
+        ``(out_size, out_size, 3)`` uint8 patch (C-contiguous).
+    """
+    sz = int(crop_size)
+    h, w = img.shape[:2]
+    c = (sz + 1) / 2
+    x0 = int(math.floor(center[0] - c + 0.5))
+    y0 = int(math.floor(center[1] - c + 0.5))
+    x1, y1 = x0 + sz, y0 + sz  # exclusive
+    ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if ix1 <= ix0 or iy1 <= iy0:  # region entirely outside the frame
+        patch = np.empty((sz, sz, img.shape[2]), np.uint8)
+        patch[:] = np.asarray(pad, dtype=np.float64).astype(np.uint8)
+    else:
+        patch = img[iy0:iy1, ix0:ix1]
+        top, left, bottom, right = iy0 - y0, ix0 - x0, y1 - iy1, x1 - ix1
+        if top or left or bottom or right:
+            patch = cv2.copyMakeBorder(patch, top, bottom, left, right, cv2.BORDER_CONSTANT, value=pad)
+    if sz != out_size:
+        patch = cv2.resize(patch, (out_size, out_size))
+    return np.ascontiguousarray(patch)

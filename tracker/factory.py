@@ -1,0 +1,47 @@
+"""Building a ready tracker from a preset name: model, strict weights, inference preparation."""
+
+from __future__ import annotations
+
+import torch
+
+from siamtrack.errors import SiamtrackError
+from siamtrack.models.checkpoint import load_strict, read_state_dict
+from siamtrack.models.presets import get_preset
+from siamtrack.models.siamese import build_model
+from siamtrack.models.weights import resolve_weights
+from siamtrack.tracker.registry import TRACKERS
+
+# Registering the trackers is a side effect of importing their modules.
+from siamtrack.tracker import nanotrack  # noqa: F401
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu`` or ``cuda[:N]``; SiamtrackError when CUDA is asked for but not available."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise SiamtrackError(f"--device {device}: expected cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SiamtrackError(f"--device {device}: CUDA is not available (torch {torch.__version__})")
+    if dev.type not in ("cpu", "cuda"):
+        raise SiamtrackError(f"--device {device}: expected cpu or cuda")
+    return dev
+
+
+def load_model(preset: dict, weights=None, device="cpu"):
+    """Build the preset's model, load its weights strictly and prepare it for inference on ``device``.
+
+    Raises SiamtrackError for missing weights, unreadable files and checkpoints of another model.
+    """
+    path = resolve_weights(preset, weights)
+    model = build_model(preset["model"])
+    load_strict(model, read_state_dict(path), preset["name"], str(path))
+    return model.prepare_inference().to(resolve_device(device) if isinstance(device, str) else device)
+
+
+def create_tracker(name: str, weights=None, device="cpu"):
+    """A tracker for preset ``name`` (e.g. ``nanotrack``), weights from ``weights`` or the search folders."""
+    preset = get_preset(name)
+    dev = resolve_device(device) if isinstance(device, str) else device
+    model = load_model(preset, weights, dev)
+    return TRACKERS.get(preset["tracker"])(model, preset["track"], device=dev)
