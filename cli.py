@@ -17,6 +17,10 @@ import click
 
 from siamtrack.errors import SiamtrackError
 
+# FFmpeg's own log lines (e.g. "moov atom not found" for a corrupt .mp4) would
+# add to the one-line error; read once, when OpenCV first uses FFmpeg.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 
 def _fail(err: SiamtrackError):
     click.echo(f"siamtrack: error: {err}", err=True)
@@ -55,10 +59,17 @@ def run(source, model, weights, init, output, save_boxes, show, device, camera_s
     from siamtrack.models.presets import get_preset
     from siamtrack.runner.loop import parse_box, run_tracking
     from siamtrack.runner.sources import open_source
-    from siamtrack.tracker.factory import create_tracker, resolve_device
 
     preset = get_preset(model)  # unknown model: error before anything is opened
-    resolve_device(device)
+    if device != "cpu":  # torch is imported only when needed: bad input fails in a fraction of a second
+        from siamtrack.tracker.factory import resolve_device
+
+        resolve_device(device)
+
+    def make_tracker():
+        from siamtrack.tracker.factory import create_tracker
+
+        return create_tracker(preset["name"], weights=weights, device=device)
     init_box = parse_box(init) if init is not None else None
     size = None
     if camera_size:
@@ -70,7 +81,7 @@ def run(source, model, weights, init, output, save_boxes, show, device, camera_s
     with open_source(source, camera_size=size) as src:
         summary = run_tracking(
             src,
-            lambda: create_tracker(preset["name"], weights=weights, device=device),
+            make_tracker,
             init_box=init_box, output=output, save_boxes=save_boxes, show=show,
             label=preset["name"], progress=not quiet,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from typing import Dict
 
@@ -50,12 +51,26 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     if not os.path.isfile(path):
         raise SiamtrackError(f"{path}: no such checkpoint file")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as e:
+        raise SiamtrackError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not head:
+        raise SiamtrackError(f"{path}: empty file, not a PyTorch checkpoint")
+    # torch.save writes a zip archive ("PK"); the legacy format is a pickle (first byte 0x80 = PROTO)
+    if head != b"PK" and head[:1] != b"\x80":
+        raise SiamtrackError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": one stderr line is the rule
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        detail = str(e).split("WeightsUnpickler error:")[-1].strip().split(".")[0]
-        raise SiamtrackError(f"{path}: refused to load, the file holds objects other than weights ({detail})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        detail = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+        detail = detail.split(" was not an allowed global")[0].strip().rstrip(".")
+        if "Unsupported global" in detail:
+            raise SiamtrackError(f"{path}: refused to load, the file holds objects other than weights ({detail})") from None
+        raise SiamtrackError(f"{path}: not a readable PyTorch checkpoint ({detail})") from None
+    except Exception as e:  # torch's legacy unpickler raises IndexError, KeyError, struct.error, ... on garbage
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SiamtrackError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
     for wrapper in ("state_dict", "model", "net"):

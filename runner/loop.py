@@ -92,7 +92,8 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
     video = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
     summary = RunSummary()
     ok = False
-    bar = tqdm(total=source.frame_count, unit="frame", disable=not progress, dynamic_ncols=True)
+    # disable=None: tqdm shows the bar only on a terminal, so logs and captured stderr stay clean.
+    bar = tqdm(total=source.frame_count, unit="frame", disable=None if progress else True, dynamic_ncols=True)
     t_start = time.perf_counter()
     try:
         tracker.init(first, init_box)
@@ -127,6 +128,8 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
         ok = True
     finally:
         summary.wall_seconds = time.perf_counter() - t_start
+        if not ok:
+            bar.leave = False  # the error line replaces the bar
         bar.close()
         if box_writer:
             box_writer.close(ok)

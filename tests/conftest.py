@@ -12,5 +12,17 @@ def shared_dir() -> Path:
     env = os.environ.get("SIAMTRACK_SHARED")
     path = Path(env) if env else Path(__file__).resolve().parent.parent.parent / "shared"
     if not (path / "data").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data not found at {path}: CI must have it (set SIAMTRACK_SHARED)")
         pytest.skip(f"shared data not found: set SIAMTRACK_SHARED (expected {path})")
     return path
+
+
+def nanotrack_weights(shared: Path, version: int) -> Path:
+    """Path of the real NanoTrack checkpoint of ``version`` in the shared folder."""
+    return shared / "weights" / "nanotrack" / f"nanotrackv{version}.pth"
+
+
+def fixture_frame_path(shared: Path, frame: str) -> Path:
+    """Map a frame path recorded in a NanoTrack fixture (``davis2016/...``) to the shared data layout."""
+    return shared / "data" / frame.replace("davis2016/", "davis/JPEGImages/480p/")
