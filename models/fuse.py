@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["fuse_conv_bn", "fold_batchnorm", "affine_1x1"]
+__all__ = ["fuse_conv_bn", "fold_batchnorm", "affine_1x1", "PointwiseLinear", "pointwise_as_linear"]
 
 
 @torch.no_grad()
@@ -49,6 +49,44 @@ def fold_batchnorm(module: nn.Module) -> int:
     return count
 
 
+class PointwiseLinear(nn.Module):
+    """A 1x1 convolution (stride 1, no padding, groups 1) computed as one matrix product.
+
+    On a channels-last ``(B, Cin, H, W)`` input, ``x.permute(0, 2, 3, 1)`` is a
+    contiguous ``(B, H, W, Cin)`` view, so the convolution is a single
+    ``addmm`` with no im2col copy, and the result is again channels-last
+    ``(B, Cout, H, W)``. Other layouts fall back to ``conv2d``. Same numbers
+    as the convolution up to float32 summation order.
+    """
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.weight = nn.Parameter(conv.weight.detach().reshape(conv.out_channels, conv.in_channels).clone(),
+                                   requires_grad=False)
+        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x):
+        if x.is_contiguous(memory_format=torch.channels_last):
+            return torch.nn.functional.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+        return torch.nn.functional.conv2d(x, self.weight[:, :, None, None], self.bias)
+
+
+def pointwise_as_linear(module: nn.Module) -> int:
+    """Replace every 1x1 / stride-1 / unpadded / ungrouped ``Conv2d`` by :class:`PointwiseLinear`, in place.
+
+    Returns the number replaced. Call after :func:`fold_batchnorm`.
+    """
+    count = 0
+    for parent in list(module.modules()):
+        for name, child in list(parent._modules.items()):
+            if (isinstance(child, nn.Conv2d) and child.kernel_size == (1, 1) and child.stride == (1, 1)
+                    and child.padding == (0, 0) and child.groups == 1 and child.dilation == (1, 1)):
+                parent._modules[name] = PointwiseLinear(child)
+                count += 1
+    return count
+
+
 @torch.no_grad()
 def affine_1x1(seq: nn.Module):
     """Effective ``(W, b)`` of a 1x1 conv optionally followed by BatchNorm (folded or not).
@@ -59,7 +97,9 @@ def affine_1x1(seq: nn.Module):
     """
     mods = [m for m in (seq if isinstance(seq, nn.Sequential) else [seq]) if not isinstance(m, nn.Identity)]
     conv = mods[0]
-    if not isinstance(conv, nn.Conv2d) or conv.kernel_size != (1, 1) or conv.groups != 1 or len(mods) > 2:
+    is_1x1 = isinstance(conv, PointwiseLinear) or (
+        isinstance(conv, nn.Conv2d) and conv.kernel_size == (1, 1) and conv.groups == 1)
+    if not is_1x1 or len(mods) > 2:
         raise TypeError(f"affine_1x1: expected a 1x1 conv (+ BN), got {seq}")
     w = conv.weight.double().reshape(conv.out_channels, conv.in_channels)
     b = conv.bias.double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64,

@@ -1,0 +1,102 @@
+"""Speed of siamtrack's NanoTrack against OpenCV's ``cv2.TrackerNano`` on the same frames.
+
+Both trackers use the NanoTrack v2 weights (siamtrack the official ``.pth``,
+OpenCV the ONNX pair exported from it, ``nanotrack_backbone_sim.onnx`` +
+``nanotrack_head_sim.onnx``). The frames are decoded into memory first; only
+``update()`` calls are timed (``time.perf_counter``), after 5 warm-up frames.
+The two trackers are timed in alternating rounds on the same machine and the
+best round of each is kept, so background load affects both alike.
+
+Usage::
+
+    python -m siamtrack.benchmarks.speed_nanotrack [--frames DIR] [--rounds 5] [--torch-threads 1]
+
+Prints frames per second of each and the ratio siamtrack / OpenCV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from siamtrack.boxes import axis_aligned_init_box, read_boxes
+from siamtrack.runner.sources import FolderSource
+from siamtrack.tracker.factory import create_tracker
+
+WARMUP = 5
+
+
+def default_shared() -> Path:
+    """``$SIAMTRACK_SHARED`` or ``../shared`` next to the repository."""
+    env = os.environ.get("SIAMTRACK_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+def time_updates(tracker, frames, box) -> float:
+    """Seconds spent in ``tracker.update`` over ``frames[1 + WARMUP:]`` after init on ``frames[0]``."""
+    tracker.init(frames[0], box)
+    for f in frames[1 : 1 + WARMUP]:
+        tracker.update(f)
+    total = 0.0
+    for f in frames[1 + WARMUP :]:
+        t0 = time.perf_counter()
+        tracker.update(f)
+        total += time.perf_counter() - t0
+    return total
+
+
+def main(argv=None) -> None:
+    shared = default_shared()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", default=str(shared / "data" / "vot" / "bag"), help="folder of frames (VOT bag)")
+    ap.add_argument("--weights", default=str(shared / "weights" / "nanotrack" / "nanotrackv2.pth"))
+    ap.add_argument("--onnx-dir", default=str(shared / "weights" / "nanotrack" / "v2"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads for siamtrack")
+    ap.add_argument("--cv2-threads", type=int, default=None, help="OpenCV threads (default: OpenCV's own)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.torch_threads)
+    if args.cv2_threads is not None:
+        cv2.setNumThreads(args.cv2_threads)
+    frames = list(FolderSource(args.frames))
+    gt = read_boxes(Path(args.frames) / "groundtruth.txt")
+    box = axis_aligned_init_box(gt[0])
+
+    ours = create_tracker("nanotrack-v2", weights=args.weights)
+    params = cv2.TrackerNano_Params()
+    params.backbone = str(Path(args.onnx_dir) / "nanotrack_backbone_sim.onnx")
+    params.neckhead = str(Path(args.onnx_dir) / "nanotrack_head_sim.onnx")
+
+    class OpenCVNano:  # fresh cv2 tracker per round, integer init box as OpenCV needs
+        def init(self, frame, b):
+            self.t = cv2.TrackerNano.create(params)
+            self.t.init(frame, tuple(int(round(v)) for v in b))
+
+        def update(self, frame):
+            return self.t.update(frame)
+
+    theirs = OpenCVNano()
+    n = len(frames) - 1 - WARMUP
+    best = {"siamtrack": float("inf"), "cv2": float("inf")}
+    for r in range(args.rounds):
+        best["siamtrack"] = min(best["siamtrack"], time_updates(ours, frames, box))
+        best["cv2"] = min(best["cv2"], time_updates(theirs, frames, box))
+    fps_ours, fps_cv2 = n / best["siamtrack"], n / best["cv2"]
+    print(f"frames: {len(frames)} from {args.frames} ({frames[0].shape[1]}x{frames[0].shape[0]}), "
+          f"{n} timed per round, best of {args.rounds} alternating rounds")
+    print(f"threads: torch {torch.get_num_threads()}, OpenCV {cv2.getNumThreads()}; torch {torch.__version__}, "
+          f"OpenCV {cv2.__version__}")
+    print(f"siamtrack nanotrack-v2      {fps_ours:8.1f} fps  ({1000 / fps_ours:.2f} ms/frame)")
+    print(f"cv2.TrackerNano (v2 ONNX)   {fps_cv2:8.1f} fps  ({1000 / fps_cv2:.2f} ms/frame)")
+    print(f"ratio siamtrack / cv2.TrackerNano: {fps_ours / fps_cv2:.2f}")
+
+
+if __name__ == "__main__":
+    main()
