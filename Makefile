@@ -1,8 +1,9 @@
 # siamtrack: `make install` then `make test` (see README.md).
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-SHARED ?= $(abspath ../shared)
-export SIAMTRACK_SHARED ?= $(SHARED)
+# The read-only shared data and weights: $SIAMTRACK_SHARED, else ../shared beside the checkout.
+SHARED ?= $(if $(SIAMTRACK_SHARED),$(SIAMTRACK_SHARED),$(abspath ../shared))
+export SIAMTRACK_SHARED := $(SHARED)
 
 .PHONY: install weights test test-fast bench clean
 

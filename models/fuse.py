@@ -32,19 +32,28 @@ def fold_batchnorm(module: nn.Module) -> int:
     """Fold every ``Conv2d`` directly followed by ``BatchNorm2d`` inside an ``nn.Sequential``.
 
     The conv is replaced by the fused conv and the BN by ``nn.Identity`` (so the
-    Sequential's indices are unchanged). Works in place; returns the number
-    of folded pairs. Call it only after loading weights and in eval mode.
+    Sequential's indices are unchanged). Modules that apply attribute pairs in
+    their ``forward`` (e.g. ResNet's ``conv1`` / ``bn1``) list them in a
+    ``conv_bn_pairs`` class attribute, ``(("conv1", "bn1"), ...)``, and get
+    those pairs folded the same way. Works in place; returns the number of
+    folded pairs. Call it only after loading weights and in eval mode.
     """
+
+    def foldable(conv, bn) -> bool:
+        return isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats
+
     count = 0
-    for seq in module.modules():
-        if not isinstance(seq, nn.Sequential):
-            continue
-        names = list(seq._modules)
-        for a, b in zip(names, names[1:]):
-            conv, bn = seq._modules[a], seq._modules[b]
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
-                seq._modules[a] = fuse_conv_bn(conv, bn)
-                seq._modules[b] = nn.Identity()
+    for mod in list(module.modules()):
+        if isinstance(mod, nn.Sequential):
+            names = list(mod._modules)
+            pairs = zip(names, names[1:])
+        else:
+            pairs = getattr(mod, "conv_bn_pairs", ())
+        for a, b in pairs:
+            conv, bn = mod._modules.get(a), mod._modules.get(b)
+            if foldable(conv, bn):
+                mod._modules[a] = fuse_conv_bn(conv, bn)
+                mod._modules[b] = nn.Identity()
                 count += 1
     return count
 

@@ -22,8 +22,8 @@ from siamtrack.models.fuse import fold_batchnorm, pointwise_as_linear
 from siamtrack.models.registry import BACKBONES, HEADS, NECKS
 
 # Registering the blocks is a side effect of importing their modules.
-from siamtrack.models.backbones import mobilenetv3  # noqa: F401
-from siamtrack.models.heads import nanotrack_ban  # noqa: F401
+from siamtrack.models.backbones import alexnet, mobilenetv2, mobilenetv3, resnet_atrous  # noqa: F401
+from siamtrack.models.heads import nanotrack_ban, rpn  # noqa: F401
 from siamtrack.models.necks import adjust  # noqa: F401
 
 
