@@ -1,0 +1,122 @@
+"""The per-frame algorithm shared by the region-proposal style Siamese trackers (SiamRPN, SiamRPN++, NanoTrack).
+
+pysot ``pysot/tracker/siamrpn_tracker.py`` (also NanoTrack's ``nano_tracker.py``,
+after Li et al., CVPR 2018):
+
+1. init: centre ``[x + (w-1)/2, y + (h-1)/2]``; exemplar crop of side
+   ``round(sqrt((w + c(w+h)) (h + c(w+h))))`` (context amount ``c``) resized to
+   ``exemplar_size``, padded with the first frame's mean colour; the template
+   branch runs once.
+2. update: search crop of side ``round(s_z * instance_size / exemplar_size)``
+   resized to ``instance_size``; 2-way softmax foreground score per cell (and
+   anchor); boxes decoded by the subclass (anchors or points);
+3. scale / ratio penalty, cosine window, argmax; the box moves to the chosen
+   candidate, its size is smoothed with ``lr = penalty * score * LR``; the
+   centre is clipped to ``[0, W] x [0, H]`` and the size to ``[10, W] x [10, H]``.
+
+Frames are BGR uint8 ``(H, W, 3)``; boxes ``[x, y, w, h]`` in 0-based pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from siamtrack.tracker.base import Tracker, TrackResult, validate_box
+from siamtrack.tracker.crop import context_crop, pad_colour
+from siamtrack.tracker.penalty import cosine_window, scale_ratio_penalty
+
+
+class SiameseBoxTracker(Tracker):
+    """Shared init / update; subclasses give ``score_size``, ``cells_per_position`` and :meth:`decode`.
+
+    Args:
+        model: a model with ``template(z)`` / ``track(state, x)`` returning
+            ``cls`` ``(1, 2k, S, S)`` (background channels first, then
+            foreground, k = anchors per cell) and ``loc`` ``(1, 4k, S, S)``,
+            already on ``device``.
+        cfg: the preset's ``track`` dict (exemplar_size, instance_size,
+            context_amount, penalty_k, window_influence, lr, lost_threshold
+            and the subclass's own keys).
+        device: torch device of the model.
+    """
+
+    score_size: int
+    cells_per_position: int = 1
+
+    def __init__(self, model, cfg: dict, device="cpu"):
+        self.model = model
+        self.cfg = dict(cfg)
+        self.device = torch.device(device)
+        self.lost_threshold = float(cfg.get("lost_threshold", 0.0))
+        self.window = cosine_window(self.score_size, self.cells_per_position)
+        self._template = None
+
+    def decode(self, delta: np.ndarray) -> np.ndarray:
+        """``(4, N)`` float32 network box output -> ``(4, N)`` float32 ``cx, cy, w, h`` in crop pixels
+        relative to the crop centre."""
+        raise NotImplementedError
+
+    def _to_tensor(self, patch: np.ndarray) -> torch.Tensor:
+        # HWC uint8 -> 1x3xHxW float32: a channels-last view, one copy for the dtype change.
+        t = torch.from_numpy(patch).to(self.device, non_blocking=True)
+        return t.permute(2, 0, 1).unsqueeze(0).float()
+
+    def _context_size(self) -> float:
+        ctx = self.cfg["context_amount"] * np.sum(self.size)
+        return np.sqrt((self.size[0] + ctx) * (self.size[1] + ctx))
+
+    def init(self, frame: np.ndarray, box) -> None:
+        """Set the target from ``box`` ``[x, y, w, h]`` (0-based) on ``frame``; runs the template branch.
+
+        Raises:
+            SiamtrackError: the box has zero size or lies outside the frame.
+        """
+        x, y, w, h = validate_box(box, frame.shape)
+        self.center_pos = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
+        self.size = np.array([w, h])
+        self.channel_average = np.mean(frame, axis=(0, 1))
+        self.pad = pad_colour(self.channel_average)
+        s_z = round(self._context_size())
+        z = context_crop(frame, self.center_pos, self.cfg["exemplar_size"], s_z, self.pad)
+        with torch.inference_mode():
+            self._template = self.model.template(self._to_tensor(z))
+
+    def _search(self, frame: np.ndarray, instance_size: int):
+        """Crop, run the network, decode: ``(score (N,) float32, boxes (4, N) float32, scale_z)``."""
+        cfg = self.cfg
+        s_z = self._context_size()
+        scale_z = cfg["exemplar_size"] / s_z
+        s_x = s_z * (instance_size / cfg["exemplar_size"])
+        x = context_crop(frame, self.center_pos, instance_size, round(s_x), self.pad)
+        with torch.inference_mode():
+            cls, loc = self.model.track(self._template, self._to_tensor(x))
+            score = torch.softmax(cls.reshape(2, -1), 0)[1:]
+            out = torch.cat([score, loc.reshape(4, -1)]).cpu().numpy()  # the one device -> host copy
+        return out[0], self.decode(out[1:]), scale_z
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        """Track the target into ``frame``; returns the new box and the raw foreground score of the choice."""
+        cfg = self.cfg
+        score, pred, scale_z = self._search(frame, cfg["instance_size"])
+        penalty = scale_ratio_penalty(pred[2], pred[3], self.size[0] * scale_z, self.size[1] * scale_z,
+                                      cfg["penalty_k"])
+        pscore = penalty * score
+        pscore = pscore * (1 - cfg["window_influence"]) + self.window * cfg["window_influence"]
+        best = int(np.argmax(pscore))
+
+        bbox = pred[:, best] / scale_z
+        lr = penalty[best] * score[best] * cfg["lr"]
+        cx = bbox[0] + self.center_pos[0]
+        cy = bbox[1] + self.center_pos[1]
+        width = self.size[0] * (1 - lr) + bbox[2] * lr
+        height = self.size[1] * (1 - lr) + bbox[3] * lr
+
+        img_h, img_w = frame.shape[:2]
+        cx, cy = max(0, min(cx, img_w)), max(0, min(cy, img_h))
+        width, height = max(10, min(width, img_w)), max(10, min(height, img_h))
+        self.center_pos = np.array([cx, cy])
+        self.size = np.array([width, height])
+        best_score = float(score[best])
+        return TrackResult(box=np.array([cx - width / 2, cy - height / 2, width, height], dtype=np.float64),
+                           score=best_score, lost=best_score < self.lost_threshold)
