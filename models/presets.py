@@ -19,6 +19,7 @@ import copy
 from siamtrack.errors import SiamtrackError
 
 NANOTRACK_URL = "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/pretrained"
+PYSOT_URL = "https://github.com/STVIR/pysot/blob/master/MODEL_ZOO.md (each experiment's model.pth)"
 
 
 def _nanotrack(version: int, backbone: str, channels: int, head: str, score_size: int,
@@ -49,13 +50,51 @@ def _nanotrack(version: int, backbone: str, channels: int, head: str, score_size
     }
 
 
+def _pysot(experiment: str, penalty_k: float, window_influence: float, lr: float, instance_size: int,
+           base_size: int, tracker: str = "siamrpn", **extra) -> dict:
+    """A pysot SiamRPN / SiamRPN++ preset: model from ``PYSOT_MODELS``, TRACK values of the experiment's config.yaml."""
+    from siamtrack.models.pysot_configs import pysot_model_config
+
+    track = {
+        "exemplar_size": 127,
+        "instance_size": instance_size,
+        "base_size": base_size,
+        "context_amount": 0.5,
+        "stride": 8,  # cfg.ANCHOR
+        "ratios": [0.33, 0.5, 1, 2, 3],
+        "scales": [8],
+        "penalty_k": penalty_k,
+        "window_influence": window_influence,
+        "lr": lr,
+        "lost_threshold": 0.3,
+    }
+    track.update(extra)
+    return {
+        "tracker": tracker,
+        "reference": (f"STVIR/pysot@d04028f experiments/{experiment}/config.yaml" if experiment != "siamrpn_alex_upchannel"
+                      else "pysot UPChannelRPN on alexnetlegacy (../shared/fixtures/siamrpn_alex_upchannel/config.yaml)"),
+        "model": pysot_model_config(experiment),
+        "track": track,
+        "weights": {"file": f"{experiment}.pth", "url": PYSOT_URL},
+    }
+
+
 PRESETS = {
     "nanotrack-v1": _nanotrack(1, "mobilenetv3_small", 64, "nanotrack_ban_v1", 16, 0.148, 0.462, 0.39),
     "nanotrack-v2": _nanotrack(2, "mobilenetv3_small", 64, "nanotrack_ban_v2", 16, 0.15, 0.49, 0.385),
     "nanotrack-v3": _nanotrack(3, "mobilenetv3_small_v3", 96, "nanotrack_ban_v3", 15, 0.138, 0.455, 0.348),
+    "siamrpn-alex": _pysot("siamrpn_alex_dwxcorr", 0.16, 0.4, 0.3, 287, 0),
+    # Up-channel RPN head (SiamRPN) on the pysot AlexNet: the fixture siamrpn_alex_upchannel (its config.yaml).
+    "siamrpn-alex-upchannel": _pysot("siamrpn_alex_upchannel", 0.16, 0.4, 0.3, 287, 0),
+    "siamrpn++-mobilev2": _pysot("siamrpn_mobilev2_l234_dwxcorr", 0.04, 0.4, 0.5, 255, 8),
+    "siamrpn++-r50": _pysot("siamrpn_r50_l234_dwxcorr", 0.05, 0.42, 0.38, 255, 8),
+    "siamrpn++-r50-otb": _pysot("siamrpn_r50_l234_dwxcorr_otb", 0.24, 0.5, 0.25, 255, 8),
+    # pysot SiamRPNLTTracker; LOST_INSTANCE_SIZE is pysot's default (pysot/core/config.py).
+    "siamrpn++-lt": _pysot("siamrpn_r50_l234_dwxcorr_lt", 0.05, 0.28, 0.22, 255, 8, tracker="siamrpn_lt",
+                           lost_instance_size=831, confidence_low=0.8, confidence_high=0.998),
 }
 
-ALIASES = {"nanotrack": "nanotrack-v2"}
+ALIASES = {"nanotrack": "nanotrack-v2", "siamrpn++": "siamrpn++-r50"}
 
 
 def preset_names(include_aliases: bool = True) -> list:

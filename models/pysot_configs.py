@@ -40,6 +40,20 @@ PYSOT_MODELS = {
         "head": {"type": "multi_rpn", "anchor_num": 5, "in_channels": [256, 256, 256], "weighted": True},
         "head_key": "rpn_head",
     },
+    # experiments/siamrpn_r50_l234_dwxcorr_otb: same layout, unweighted level average.
+    "siamrpn_r50_l234_dwxcorr_otb": {
+        "backbone": {"type": "resnet50", "used_layers": [2, 3, 4]},
+        "neck": {"type": "adjust_all_layer", "in_channels": [512, 1024, 2048], "out_channels": [256, 256, 256]},
+        "head": {"type": "multi_rpn", "anchor_num": 5, "in_channels": [256, 256, 256], "weighted": False},
+        "head_key": "rpn_head",
+    },
+    # experiments/siamrpn_r50_l234_dwxcorr_lt: narrower neck (128/256/512), weighted average.
+    "siamrpn_r50_l234_dwxcorr_lt": {
+        "backbone": {"type": "resnet50", "used_layers": [2, 3, 4]},
+        "neck": {"type": "adjust_all_layer", "in_channels": [512, 1024, 2048], "out_channels": [128, 256, 512]},
+        "head": {"type": "multi_rpn", "anchor_num": 5, "in_channels": [128, 256, 512], "weighted": True},
+        "head_key": "rpn_head",
+    },
 }
 
 

@@ -99,8 +99,9 @@ class SiameseBoxTracker(Tracker):
         """Track the target into ``frame``; returns the new box and the raw foreground score of the choice."""
         cfg = self.cfg
         score, pred, scale_z = self._search(frame, cfg["instance_size"])
-        penalty = scale_ratio_penalty(pred[2], pred[3], self.size[0] * scale_z, self.size[1] * scale_z,
-                                      cfg["penalty_k"])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate weights: inf as the reference
+            penalty = scale_ratio_penalty(pred[2], pred[3], self.size[0] * scale_z, self.size[1] * scale_z,
+                                          cfg["penalty_k"])
         pscore = penalty * score
         pscore = pscore * (1 - cfg["window_influence"]) + self.window * cfg["window_influence"]
         best = int(np.argmax(pscore))

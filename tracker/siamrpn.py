@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from siamtrack.tracker.base import TrackResult
+from siamtrack.tracker.penalty import cosine_window, scale_ratio_penalty
 from siamtrack.tracker.registry import TRACKERS
 from siamtrack.tracker.siamese import SiameseBoxTracker
 
@@ -76,3 +78,77 @@ class SiamRPNTracker(SiameseBoxTracker):
 def siamrpn(model, cfg: dict, device="cpu") -> SiamRPNTracker:
     """SiamRPN / SiamRPN++ tracker factory (pysot presets)."""
     return SiamRPNTracker(model, cfg, device)
+
+
+class SiamRPNLTTracker(SiamRPNTracker):
+    """Long-term SiamRPN++ (pysot ``pysot/tracker/siamrpnlt_tracker.py``, the VOT-LT 2018/2019 entry).
+
+    While the target is *lost* the search region grows to ``lost_instance_size``
+    (831) and the cosine window almost vanishes (weight 0.001), so the tracker
+    can re-detect the target anywhere near; it is lost when the best score
+    falls below ``confidence_low`` (0.85) and found again above
+    ``confidence_high`` (0.998). Below ``confidence_low`` the state is kept.
+    As in the reference, the state is stored before clipping and only the
+    returned box is clipped to the image. :attr:`longterm_state` is the lost flag.
+    """
+
+    def __init__(self, model, cfg: dict, device="cpu"):
+        super().__init__(model, cfg, device)
+        self.longterm_state = False
+        self._grids = {}
+
+    def _grid(self, instance_size: int):
+        """Anchors and window for a search size (cached)."""
+        if instance_size not in self._grids:
+            cfg = self.cfg
+            s = (instance_size - cfg["exemplar_size"]) // cfg["stride"] + 1 + cfg.get("base_size", 0)
+            self._grids[instance_size] = (anchor_grid(cfg["stride"], cfg["ratios"], cfg["scales"], s),
+                                          cosine_window(s, self.cells_per_position))
+        return self._grids[instance_size]
+
+    def init(self, frame, box) -> None:
+        super().init(frame, box)
+        self.longterm_state = False
+
+    def update(self, frame: np.ndarray) -> TrackResult:
+        cfg = self.cfg
+        size = cfg["lost_instance_size"] if self.longterm_state else cfg["instance_size"]
+        self.anchors, window = self._grid(size)
+        score, pred, scale_z = self._search(frame, size)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            penalty = scale_ratio_penalty(pred[2], pred[3], self.size[0] * scale_z, self.size[1] * scale_z,
+                                          cfg["penalty_k"])
+        pscore = penalty * score
+        influence = 0.001 if self.longterm_state else cfg["window_influence"]
+        pscore = pscore * (1 - influence) + window * influence
+        best = int(np.argmax(pscore))
+
+        bbox = pred[:, best] / scale_z
+        lr = penalty[best] * score[best] * cfg["lr"]
+        best_score = float(score[best])
+        if best_score >= cfg["confidence_low"]:
+            cx = bbox[0] + self.center_pos[0]
+            cy = bbox[1] + self.center_pos[1]
+            width = self.size[0] * (1 - lr) + bbox[2] * lr
+            height = self.size[1] * (1 - lr) + bbox[3] * lr
+        else:
+            cx, cy = self.center_pos
+            width, height = self.size
+        self.center_pos = np.array([cx, cy])
+        self.size = np.array([width, height])
+
+        img_h, img_w = frame.shape[:2]
+        cx, cy = max(0, min(cx, img_w)), max(0, min(cy, img_h))
+        width, height = max(10, min(width, img_w)), max(10, min(height, img_h))
+        if best_score < cfg["confidence_low"]:
+            self.longterm_state = True
+        elif best_score > cfg["confidence_high"]:
+            self.longterm_state = False
+        return TrackResult(box=np.array([cx - width / 2, cy - height / 2, width, height], dtype=np.float64),
+                           score=best_score, lost=self.longterm_state)
+
+
+@TRACKERS.register("siamrpn_lt")
+def siamrpn_lt(model, cfg: dict, device="cpu") -> SiamRPNLTTracker:
+    """Long-term SiamRPN++ tracker factory (preset ``siamrpn++-lt``)."""
+    return SiamRPNLTTracker(model, cfg, device)

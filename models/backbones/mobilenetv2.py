@@ -44,7 +44,7 @@ DILATED_SETTINGS = (
 
 
 class InvertedResidual(nn.Module):
-    """pw 1x1 - BN - ReLU6 - dw 3x3 - BN - ReLU6 - pw-linear 1x1 - BN (``conv.0`` .. ``conv.7``), residual if possible."""
+    """pw 1x1 - BN - ReLU6 - dw 3x3 - BN - ReLU6 - pw-linear 1x1 - BN (``conv.0`` .. ``conv.7``), + x when shapes match."""
 
     def __init__(self, inp: int, oup: int, stride: int, expand_ratio: int, dilation: int = 1):
         super().__init__()
