@@ -8,7 +8,8 @@ functions and their keyword arguments, e.g.
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+import importlib
+from typing import Callable, Dict, Sequence
 
 from torch import nn
 
@@ -20,11 +21,21 @@ class Registry:
 
     ``register(name)`` is a decorator; ``build({"type": name, **kwargs})``
     calls the builder. Unknown names raise ``KeyError`` listing the known ones.
+    ``builtin_modules`` are imported (once) before the first look-up, so the
+    built-in entries are there whichever module is imported first.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, builtin_modules: Sequence[str] = ()):
         self.kind = kind
         self._builders: Dict[str, Callable[..., nn.Module]] = {}
+        self._builtin_modules = tuple(builtin_modules)
+        self._loaded = False
+
+    def _load_builtins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._builtin_modules:
+                importlib.import_module(module)
 
     def register(self, name: str) -> Callable:
         def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -36,6 +47,7 @@ class Registry:
         return deco
 
     def get(self, name: str) -> Callable[..., nn.Module]:
+        self._load_builtins()
         try:
             return self._builders[name]
         except KeyError:
@@ -46,12 +58,16 @@ class Registry:
         return self.get(cfg.pop("type"))(**cfg)
 
     def names(self) -> list:
+        self._load_builtins()
         return sorted(self._builders)
 
     def __contains__(self, name: str) -> bool:
+        self._load_builtins()
         return name in self._builders
 
 
-BACKBONES = Registry("backbone")
-NECKS = Registry("neck")
-HEADS = Registry("head")
+_M = "siamtrack.models."
+BACKBONES = Registry("backbone", [_M + "backbones." + m for m in ("mobilenetv3", "alexnet", "mobilenetv2",
+                                                                   "resnet_atrous")])
+NECKS = Registry("neck", [_M + "necks.adjust"])
+HEADS = Registry("head", [_M + "heads.nanotrack_ban", _M + "heads.rpn"])
