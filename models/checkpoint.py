@@ -96,6 +96,11 @@ def load_strict(model: nn.Module, state_dict: Dict[str, torch.Tensor], model_nam
             missing / unexpected / mis-shaped keys (a checkpoint of another model).
     """
     own = model.state_dict()
+    # Checkpoints saved by PyTorch < 0.4 (DaSiamRPN's .model files) have no BatchNorm ``num_batches_tracked``
+    # counters; PyTorch's BatchNorm fills them in with 0 for such files, so their absence is no mismatch.
+    absent_counters = {k for k in set(own) - set(state_dict) if k.rpartition(".")[2] == "num_batches_tracked"}
+    if absent_counters:
+        state_dict = dict(state_dict, **{k: torch.zeros_like(own[k]) for k in absent_counters})
     missing = set(own) - set(state_dict)
     unexpected = set(state_dict) - set(own)
     shapes = {k for k in set(own) & set(state_dict) if tuple(own[k].shape) != tuple(state_dict[k].shape)}

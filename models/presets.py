@@ -20,6 +20,7 @@ from siamtrack.errors import SiamtrackError
 
 NANOTRACK_URL = "https://github.com/HonglinChu/SiamTrackers/tree/master/NanoTrack/models/pretrained"
 PYSOT_URL = "https://github.com/STVIR/pysot/blob/master/MODEL_ZOO.md (each experiment's model.pth)"
+DASIAMRPN_URL = "https://github.com/foolwood/DaSiamRPN (Google Drive links in its README)"
 
 
 def _nanotrack(version: int, backbone: str, channels: int, head: str, score_size: int,
@@ -79,6 +80,37 @@ def _pysot(experiment: str, penalty_k: float, window_influence: float, lr: float
     }
 
 
+def _dasiamrpn(net: str, size: int, feature_out: int, weights: str, penalty_k: float, window_influence: float,
+               lr: float, adaptive: bool) -> dict:
+    """A DaSiamRPN preset: ``net.cfg`` of the ``code/net.py`` class over run_SiamRPN.py ``TrackerConfig``."""
+    return {
+        "tracker": "dasiamrpn",
+        "reference": f"foolwood/DaSiamRPN@167d0db code/net.py {net} (cfg), code/run_SiamRPN.py TrackerConfig",
+        "model": {
+            "backbone": {"type": "dasiamrpn_alexnet", "size": size},
+            "head": {"type": "dasiamrpn_rpn", "anchor_num": 5, "feature_in": 256 * size, "feature_out": feature_out},
+            "flat_keys": True,  # the .model files are flat state dicts: featureExtract.*, conv_r1.*, ...
+        },
+        "track": {
+            "exemplar_size": 127,
+            "instance_size": 271,
+            "context_amount": 0.5,
+            "stride": 8,  # total_stride
+            "ratios": [0.33, 0.5, 1, 2, 3],
+            "scales": [8],
+            "penalty_k": penalty_k,
+            "window_influence": window_influence,
+            "lr": lr,
+            # adaptive: search crop 287 (not 271) when the init box covers < 0.4% of the frame
+            "adaptive": adaptive,
+            "adaptive_area_ratio": 0.004,
+            "adaptive_instance_size": 287,
+            "lost_threshold": 0.3,  # siamtrack's lost flag only (not in the reference)
+        },
+        "weights": {"file": weights, "url": DASIAMRPN_URL},
+    }
+
+
 PRESETS = {
     "nanotrack-v1": _nanotrack(1, "mobilenetv3_small", 64, "nanotrack_ban_v1", 16, 0.148, 0.462, 0.39),
     "nanotrack-v2": _nanotrack(2, "mobilenetv3_small", 64, "nanotrack_ban_v2", 16, 0.15, 0.49, 0.385),
@@ -92,6 +124,10 @@ PRESETS = {
     # pysot SiamRPNLTTracker; LOST_INSTANCE_SIZE is pysot's default (pysot/core/config.py).
     "siamrpn++-lt": _pysot("siamrpn_r50_l234_dwxcorr_lt", 0.05, 0.28, 0.22, 255, 8, tracker="siamrpn_lt",
                            lost_instance_size=831, confidence_low=0.8, confidence_high=0.998),
+    # DaSiamRPN (Zhu et al., ECCV 2018): SiamRPNvot (VOT2018 entry), SiamRPNBIG (2x wider), SiamRPNotb.
+    "siamrpn": _dasiamrpn("SiamRPNvot", 1, 256, "SiamRPNVOT.model", 0.04, 0.44, 0.45, False),
+    "siamrpn-big": _dasiamrpn("SiamRPNBIG", 2, 512, "SiamRPNBIG.model", 0.055, 0.42, 0.295, True),
+    "siamrpn-otb": _dasiamrpn("SiamRPNotb", 1, 256, "SiamRPNOTB.model", 0.22, 0.4, 0.3, False),
 }
 
 ALIASES = {"nanotrack": "nanotrack-v2", "siamrpn++": "siamrpn++-r50"}

@@ -6,12 +6,16 @@ centred on ``center`` (origin ``floor(c - (crop_size + 1) / 2 + 0.5)``), the par
 outside the image filled with ``pad_value`` truncated to uint8, resized with
 bilinear interpolation (``cv2.resize`` INTER_LINEAR) to ``out_size`` when the
 sizes differ. Unlike the reference, only the crop (not the whole frame) is
-padded, which gives the same pixels with far less copying.
+padded, which gives the same pixels with far less copying. DaSiamRPN
+(``code/utils.py`` ``get_subwindow_tracking``) takes the origin as
+``round(c - (crop_size + 1) / 2)`` with Python 2's ``round`` (halves away from
+zero): pass its rounding as ``origin_round``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -24,7 +28,8 @@ def pad_colour(mean_bgr) -> tuple:
     return tuple(float(int(v)) for v in np.asarray(mean_bgr, dtype=np.float64).ravel())
 
 
-def context_crop(img: np.ndarray, center, out_size: int, crop_size: float, pad) -> np.ndarray:
+def context_crop(img: np.ndarray, center, out_size: int, crop_size: float, pad,
+                 origin_round: Callable[[float], float] | None = None) -> np.ndarray:
     """Crop, pad and resize the region around ``center``.
 
     Args:
@@ -34,6 +39,8 @@ def context_crop(img: np.ndarray, center, out_size: int, crop_size: float, pad) 
         crop_size: side of the region in frame pixels; rounded by the caller as
             the reference does (an integer value).
         pad: per-channel fill value, see :func:`pad_colour`.
+        origin_round: how ``center - (crop_size + 1) / 2`` is rounded to the
+            region's first pixel; default pysot's ``floor(v + 0.5)``.
 
     Returns:
         ``(out_size, out_size, 3)`` uint8 patch (C-contiguous).
@@ -41,8 +48,11 @@ def context_crop(img: np.ndarray, center, out_size: int, crop_size: float, pad) 
     sz = int(crop_size)
     h, w = img.shape[:2]
     c = (sz + 1) / 2
-    x0 = int(math.floor(center[0] - c + 0.5))
-    y0 = int(math.floor(center[1] - c + 0.5))
+    if origin_round is None:
+        x0 = int(math.floor(center[0] - c + 0.5))
+        y0 = int(math.floor(center[1] - c + 0.5))
+    else:
+        x0, y0 = int(origin_round(center[0] - c)), int(origin_round(center[1] - c))
     x1, y1 = x0 + sz, y0 + sz  # exclusive
     ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
     if ix1 <= ix0 or iy1 <= iy0:  # region entirely outside the frame

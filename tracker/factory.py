@@ -12,7 +12,7 @@ from siamtrack.models.weights import resolve_weights
 from siamtrack.tracker.registry import TRACKERS
 
 # Registering the trackers is a side effect of importing their modules.
-from siamtrack.tracker import nanotrack, siamrpn  # noqa: F401
+from siamtrack.tracker import dasiamrpn, nanotrack, siamrpn  # noqa: F401
 
 
 def resolve_device(device: str) -> torch.device:
