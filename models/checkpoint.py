@@ -8,7 +8,10 @@ learning rate; see ``../shared/weights/README.md``).
 
 Accepted layouts (pysot ``pysot/utils/model_load.py`` ``load_pretrain``):
 a raw state dict, or a dict wrapping it under ``state_dict`` / ``model``;
-keys may carry the ``module.`` prefix of ``nn.DataParallel``.
+keys may carry the ``module.`` prefix of ``nn.DataParallel``. Files of
+PyTorch < 0.4 (DaSiamRPN's ``.model``: a raw state dict in the legacy,
+non-zip format) lack BatchNorm ``num_batches_tracked``; :func:`load_strict`
+fills those in with 0, as PyTorch's BatchNorm does for such files.
 """
 
 from __future__ import annotations

@@ -68,6 +68,6 @@ class Registry:
 
 _M = "siamtrack.models."
 BACKBONES = Registry("backbone", [_M + "backbones." + m for m in ("mobilenetv3", "alexnet", "mobilenetv2",
-                                                                   "resnet_atrous")])
+                                                                   "resnet_atrous", "dasiamrpn_alexnet")])
 NECKS = Registry("neck", [_M + "necks.adjust"])
-HEADS = Registry("head", [_M + "heads.nanotrack_ban", _M + "heads.rpn"])
+HEADS = Registry("head", [_M + "heads.nanotrack_ban", _M + "heads.rpn", _M + "heads.dasiamrpn"])

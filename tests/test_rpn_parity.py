@@ -70,7 +70,7 @@ def _features_rel(feats, io) -> list:
 
 
 def test_configs_cover_fixtures():
-    assert sorted(PYSOT_MODELS) == sorted(FIXTURES)
+    assert set(FIXTURES) <= set(PYSOT_MODELS)  # every fixture has its config (the _otb / _lt ones have no fixture)
     cfg = pysot_model_config("siamrpn_r50_l234_dwxcorr")
     cfg["head"]["weighted"] = False
     assert PYSOT_MODELS["siamrpn_r50_l234_dwxcorr"]["head"]["weighted"] is True  # a private copy

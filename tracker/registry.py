@@ -6,4 +6,5 @@ registry imports them before its first look-up.
 
 from siamtrack.models.registry import Registry
 
-TRACKERS = Registry("tracker", ["siamtrack.tracker.nanotrack", "siamtrack.tracker.siamrpn"])
+TRACKERS = Registry("tracker", ["siamtrack.tracker.nanotrack", "siamtrack.tracker.siamrpn",
+                                "siamtrack.tracker.dasiamrpn"])
