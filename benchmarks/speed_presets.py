@@ -60,8 +60,9 @@ def synthetic_tracker(shared: Path, name: str):
         sd = synth_state_dict(manifest["keys"])
         for key, e in manifest.get("conditioned", {}).get("log2_scale", {}).items():
             sd[key] = sd[key] * 2.0 ** e
+        # pysot fixtures: speed_cond.fps_bag_6_40; DaSiamRPN fixtures: speed_cpu.cond_weights.fps_median (bag).
         speed = manifest.get("speed_cond") or manifest.get("speed") or {}
-        ref_fps = speed.get("fps_bag_6_40")
+        ref_fps = speed.get("fps_bag_6_40") or manifest.get("speed_cpu", {}).get("cond_weights", {}).get("fps_median")
     else:
         layout = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
         sd = synth_state_dict(layout)
