@@ -35,8 +35,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from siamtrack.models.fuse import affine_1x1
-from siamtrack.models.heads.rpn import _compose_conv_xcorr, _grouped_conv, _single
+from siamtrack.models.heads.rpn import _grouped_conv, _single, compose_upchannel
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_fast
 
@@ -73,18 +72,8 @@ class DaSiamRPNHead(nn.Module):
     def template(self, zf):
         """One conv per sample: weight ``(B*6k, C, 6, 6)``, bias, batch size ``B``."""
         r1_kernel, cls1_kernel = self.kernels(zf)
-        b, f = r1_kernel.shape[0], self.feature_out
-        w_cls, b_cls = _compose_conv_xcorr(cls1_kernel.reshape(-1, f, *cls1_kernel.shape[2:]), self.conv_cls2)
-        w_loc, b_loc = _compose_conv_xcorr(r1_kernel.reshape(-1, f, *r1_kernel.shape[2:]), self.conv_r2)
-        a, a_bias = affine_1x1(self.regress_adjust)  # loc = A (xcorr) + a_bias, folded into the loc kernels
-        w_loc = torch.einsum("oj,bjchw->bochw", a, w_loc.reshape(b, self.loc_out, *w_loc.shape[1:]))
-        b_loc = b_loc.reshape(b, self.loc_out) @ a.t() + a_bias
-        weight = torch.cat((w_cls.reshape(b, self.cls_out, *w_cls.shape[1:]), w_loc), 1).flatten(0, 1)
-        bias = torch.cat((b_cls.reshape(b, self.cls_out), b_loc), 1).flatten()
-        channels_last = self.conv_cls2.weight.is_contiguous(memory_format=torch.channels_last)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        dtype = r1_kernel.dtype
-        return weight.to(dtype).contiguous(memory_format=memory_format), bias.to(dtype), b
+        return compose_upchannel(cls1_kernel, r1_kernel, self.conv_cls2, self.conv_r2, self.regress_adjust,
+                                 self.cls_out, self.loc_out)
 
     def track(self, state, xf):
         weight, bias, b = state

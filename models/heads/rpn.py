@@ -111,24 +111,37 @@ class UPChannelRPN(nn.Module):
     def template(self, zf):
         """One conv per sample: weight ``(B*6k, C, 6, 6)``, bias, batch size ``B``."""
         zf = _single(zf, "UPChannelRPN")
-        b, c = zf.shape[0], self.feature_in
-        k_cls = self.template_cls_conv(zf)  # (B, 2k*C, 4, 4)
-        k_loc = self.template_loc_conv(zf)
-        w_cls, b_cls = _compose_conv_xcorr(k_cls.reshape(-1, c, *k_cls.shape[2:]), self.search_cls_conv)
-        w_loc, b_loc = _compose_conv_xcorr(k_loc.reshape(-1, c, *k_loc.shape[2:]), self.search_loc_conv)
-        a, a_bias = affine_1x1(self.loc_adjust)  # loc = A (xcorr) + a_bias, folded into the loc kernels
-        w_loc = torch.einsum("oj,bjchw->bochw", a, w_loc.reshape(b, self.loc_out, *w_loc.shape[1:]))
-        b_loc = b_loc.reshape(b, self.loc_out) @ a.t() + a_bias
-        weight = torch.cat((w_cls.reshape(b, self.cls_out, *w_cls.shape[1:]), w_loc), 1).flatten(0, 1)
-        bias = torch.cat((b_cls.reshape(b, self.cls_out), b_loc), 1).flatten()
-        channels_last = self.search_cls_conv.weight.is_contiguous(memory_format=torch.channels_last)
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        return weight.to(zf.dtype).contiguous(memory_format=memory_format), bias.to(zf.dtype), b
+        return compose_upchannel(self.template_cls_conv(zf), self.template_loc_conv(zf), self.search_cls_conv,
+                                 self.search_loc_conv, self.loc_adjust, self.cls_out, self.loc_out)
 
     def track(self, state, xf):
         weight, bias, b = state
         out = _grouped_conv(_single(xf, "UPChannelRPN"), weight, bias, b)
         return out[:, : self.cls_out], out[:, self.cls_out :]
+
+
+@torch.no_grad()
+def compose_upchannel(k_cls: torch.Tensor, k_loc: torch.Tensor, search_cls: nn.Module, search_loc: nn.Module,
+                      loc_adjust: nn.Module, cls_out: int, loc_out: int) -> tuple:
+    """Template state of an up-channel RPN head (SiamRPN, DaSiamRPN): one conv per sample.
+
+    ``k_cls`` ``(B, cls_out*C, h, w)`` and ``k_loc`` ``(B, loc_out*C, h, w)`` are the
+    template kernels; the search convs, the correlation (``xcorr_fast``) and the
+    1x1 ``loc_adjust`` are all linear in the search features, so they compose into
+    one ``(B*(cls_out+loc_out), Cin, kh, kw)`` convolution (+ bias), computed in
+    float64. Returns ``(weight, bias, B)`` for :func:`_grouped_conv`.
+    """
+    b, c = k_cls.shape[0], k_cls.shape[1] // cls_out
+    w_cls, b_cls = _compose_conv_xcorr(k_cls.reshape(-1, c, *k_cls.shape[2:]), search_cls)
+    w_loc, b_loc = _compose_conv_xcorr(k_loc.reshape(-1, c, *k_loc.shape[2:]), search_loc)
+    a, a_bias = affine_1x1(loc_adjust)  # loc = A (xcorr) + a_bias, folded into the loc kernels
+    w_loc = torch.einsum("oj,bjchw->bochw", a, w_loc.reshape(b, loc_out, *w_loc.shape[1:]))
+    b_loc = b_loc.reshape(b, loc_out) @ a.t() + a_bias
+    weight = torch.cat((w_cls.reshape(b, cls_out, *w_cls.shape[1:]), w_loc), 1).flatten(0, 1)
+    bias = torch.cat((b_cls.reshape(b, cls_out), b_loc), 1).flatten()
+    channels_last = search_cls.weight.is_contiguous(memory_format=torch.channels_last)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return weight.to(k_cls.dtype).contiguous(memory_format=memory_format), bias.to(k_cls.dtype), b
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel_size: int) -> nn.Sequential:
