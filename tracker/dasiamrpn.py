@@ -38,10 +38,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from siamtrack.tracker.base import TrackResult, validate_box
-from siamtrack.tracker.crop import context_crop, pad_colour
+from siamtrack.tracker.base import TrackResult
+from siamtrack.tracker.crop import context_crop
 from siamtrack.tracker.penalty import cosine_window, scale_ratio_penalty
 from siamtrack.tracker.registry import TRACKERS
 from siamtrack.tracker.siamrpn import SiamRPNTracker, anchor_grid
@@ -87,17 +86,21 @@ class DaSiamRPNTracker(SiamRPNTracker):
         self.instance_size = instance_size
         self.score_size, self.anchors, self.window = self._grids[instance_size]
 
-    def _crop(self, frame: np.ndarray, out_size: int, crop_size: float) -> np.ndarray:
+    def _crop(self, frame: np.ndarray, out_size: int, crop_size: int) -> np.ndarray:
         return context_crop(frame, self.center_pos, out_size, crop_size, self.pad, origin_round=py2_round)
 
-    def init(self, frame: np.ndarray, box) -> None:
-        """Set the target from ``box`` ``[x, y, w, h]`` (0-based) on ``frame``; runs the template branch.
+    @staticmethod
+    def _round(v: float) -> int:
+        return py2_round(v)  # the reference ran under Python 2: halves away from zero
 
-        Raises:
-            SiamtrackError: the box has zero size or lies outside the frame.
-        """
-        x, y, w, h = validate_box(box, frame.shape)
-        if _is_integral((x, y, w, h)):  # rect_2_cxy_wh on int64 boxes: Python 2 floor division
+    def _search_side(self, s_z: float, scale_z: float, instance_size: int) -> float:
+        """``s_z + 2 * ((instance_size - exemplar_size) // 2) / scale_z`` (run_SiamRPN.py ``SiamRPN_track``)."""
+        return s_z + 2 * (((instance_size - self.cfg["exemplar_size"]) // 2) / scale_z)
+
+    def _set_target(self, frame: np.ndarray, x: float, y: float, w: float, h: float) -> None:
+        """Centre ``x + w/2`` (``rect_2_cxy_wh``; floor division for integer boxes, as Python 2 on int64),
+        and, when ``adaptive``, the search side chosen once from the target's share of the frame."""
+        if _is_integral((x, y, w, h)):
             self.center_pos = np.array([x + w // 2, y + h // 2])
         else:
             self.center_pos = np.array([x + w / 2, y + h / 2])
@@ -108,24 +111,6 @@ class DaSiamRPNTracker(SiamRPNTracker):
         if cfg.get("adaptive") and w * h / float(img_h * img_w) < cfg["adaptive_area_ratio"]:
             instance_size = int(cfg["adaptive_instance_size"])
         self._use_instance_size(instance_size)
-        self.channel_average = np.mean(frame, axis=(0, 1))
-        self.pad = pad_colour(self.channel_average)
-        z = self._crop(frame, cfg["exemplar_size"], py2_round(self._context_size()))
-        with torch.inference_mode():
-            self._template = self.model.template(self._to_tensor(z))
-
-    def _search(self, frame: np.ndarray, instance_size: int):
-        """Crop, run the network, decode: ``(score (N,) float32, boxes (4, N) float32, scale_z)``."""
-        cfg = self.cfg
-        s_z = self._context_size()
-        scale_z = cfg["exemplar_size"] / s_z
-        s_x = s_z + 2 * (((instance_size - cfg["exemplar_size"]) // 2) / scale_z)
-        x = self._crop(frame, instance_size, py2_round(s_x))
-        with torch.inference_mode():
-            cls, loc = self.model.track(self._template, self._to_tensor(x))
-            score = torch.softmax(cls.reshape(2, -1), 0)[1:]
-            out = torch.cat([score, loc.reshape(4, -1)]).cpu().numpy()  # the one device -> host copy
-        return out[0], self.decode(out[1:]), scale_z
 
     def update(self, frame: np.ndarray) -> TrackResult:
         """Track the target into ``frame`` (``SiamRPN_track``); the score is the raw foreground

@@ -73,22 +73,37 @@ class SiameseBoxTracker(Tracker):
             SiamtrackError: the box has zero size or lies outside the frame.
         """
         x, y, w, h = validate_box(box, frame.shape)
-        self.center_pos = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
-        self.size = np.array([w, h])
+        self._set_target(frame, x, y, w, h)
         self.channel_average = np.mean(frame, axis=(0, 1))
         self.pad = pad_colour(self.channel_average)
-        s_z = round(self._context_size())
-        z = context_crop(frame, self.center_pos, self.cfg["exemplar_size"], s_z, self.pad)
+        z = self._crop(frame, self.cfg["exemplar_size"], self._round(self._context_size()))
         with torch.inference_mode():
             self._template = self.model.template(self._to_tensor(z))
+
+    # Hooks where the references differ (DaSiamRPN overrides them).
+    def _set_target(self, frame: np.ndarray, x: float, y: float, w: float, h: float) -> None:
+        """State from the init box: centre ``[x + (w-1)/2, y + (h-1)/2]`` (pysot) and size ``[w, h]``."""
+        self.center_pos = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
+        self.size = np.array([w, h])
+
+    @staticmethod
+    def _round(v: float) -> int:
+        """Rounding of crop sides: Python 3 ``round`` (half to even), as pysot under Python 3."""
+        return round(v)
+
+    def _search_side(self, s_z: float, scale_z: float, instance_size: int) -> float:
+        """Side of the search region in frame pixels: ``s_z * instance_size / exemplar_size``."""
+        return s_z * (instance_size / self.cfg["exemplar_size"])
+
+    def _crop(self, frame: np.ndarray, out_size: int, crop_size: int) -> np.ndarray:
+        return context_crop(frame, self.center_pos, out_size, crop_size, self.pad)
 
     def _search(self, frame: np.ndarray, instance_size: int):
         """Crop, run the network, decode: ``(score (N,) float32, boxes (4, N) float32, scale_z)``."""
         cfg = self.cfg
         s_z = self._context_size()
         scale_z = cfg["exemplar_size"] / s_z
-        s_x = s_z * (instance_size / cfg["exemplar_size"])
-        x = context_crop(frame, self.center_pos, instance_size, round(s_x), self.pad)
+        x = self._crop(frame, instance_size, self._round(self._search_side(s_z, scale_z, instance_size)))
         with torch.inference_mode():
             cls, loc = self.model.track(self._template, self._to_tensor(x))
             score = torch.softmax(cls.reshape(2, -1), 0)[1:]
