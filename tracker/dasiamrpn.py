@@ -41,7 +41,7 @@ import numpy as np
 
 from siamtrack.tracker.base import TrackResult
 from siamtrack.tracker.crop import context_crop
-from siamtrack.tracker.penalty import cosine_window, scale_ratio_penalty
+from siamtrack.tracker.penalty import cosine_window
 from siamtrack.tracker.registry import TRACKERS
 from siamtrack.tracker.siamrpn import SiamRPNTracker, anchor_grid
 
@@ -118,11 +118,7 @@ class DaSiamRPNTracker(SiamRPNTracker):
         cfg = self.cfg
         score, pred, scale_z = self._search(frame, self.instance_size)
         target_sz = self.size * scale_z  # tracker_eval's target_sz argument, in crop pixels
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate weights: inf as the reference
-            penalty = scale_ratio_penalty(pred[2], pred[3], target_sz[0], target_sz[1], cfg["penalty_k"])
-        pscore = penalty * score
-        pscore = pscore * (1 - cfg["window_influence"]) + self.window * cfg["window_influence"]
-        best = int(np.argmax(pscore))
+        best, penalty = self._select(score, pred, target_sz, self.window, cfg["window_influence"])
 
         target = pred[:, best] / scale_z
         target_sz = target_sz / scale_z

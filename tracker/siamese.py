@@ -110,16 +110,26 @@ class SiameseBoxTracker(Tracker):
             out = torch.cat([score, loc.reshape(4, -1)]).cpu().numpy()  # the one device -> host copy
         return out[0], self.decode(out[1:]), scale_z
 
+    def _select(self, score, pred, target_sz, window, influence: float):
+        """Scale / ratio penalty against ``target_sz`` (crop pixels), cosine window blended with weight
+        ``influence``, argmax: returns ``(best index, penalty array)``."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate weights: inf as the reference
+            penalty = scale_ratio_penalty(pred[2], pred[3], target_sz[0], target_sz[1], self.cfg["penalty_k"])
+        pscore = penalty * score
+        pscore = pscore * (1 - influence) + window * influence
+        return int(np.argmax(pscore)), penalty
+
+    @staticmethod
+    def _clip(frame, cx, cy, width, height):
+        """Centre clipped to ``[0, W] x [0, H]``, size to ``[10, W] x [10, H]`` (pysot ``_bbox_clip``)."""
+        img_h, img_w = frame.shape[:2]
+        return max(0, min(cx, img_w)), max(0, min(cy, img_h)), max(10, min(width, img_w)), max(10, min(height, img_h))
+
     def update(self, frame: np.ndarray) -> TrackResult:
         """Track the target into ``frame``; returns the new box and the raw foreground score of the choice."""
         cfg = self.cfg
         score, pred, scale_z = self._search(frame, cfg["instance_size"])
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # degenerate weights: inf as the reference
-            penalty = scale_ratio_penalty(pred[2], pred[3], self.size[0] * scale_z, self.size[1] * scale_z,
-                                          cfg["penalty_k"])
-        pscore = penalty * score
-        pscore = pscore * (1 - cfg["window_influence"]) + self.window * cfg["window_influence"]
-        best = int(np.argmax(pscore))
+        best, penalty = self._select(score, pred, self.size * scale_z, self.window, cfg["window_influence"])
 
         bbox = pred[:, best] / scale_z
         lr = penalty[best] * score[best] * cfg["lr"]
@@ -128,9 +138,7 @@ class SiameseBoxTracker(Tracker):
         width = self.size[0] * (1 - lr) + bbox[2] * lr
         height = self.size[1] * (1 - lr) + bbox[3] * lr
 
-        img_h, img_w = frame.shape[:2]
-        cx, cy = max(0, min(cx, img_w)), max(0, min(cy, img_h))
-        width, height = max(10, min(width, img_w)), max(10, min(height, img_h))
+        cx, cy, width, height = self._clip(frame, cx, cy, width, height)
         self.center_pos = np.array([cx, cy])
         self.size = np.array([width, height])
         best_score = float(score[best])

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from siamtrack.tracker.base import TrackResult
-from siamtrack.tracker.penalty import cosine_window, scale_ratio_penalty
+from siamtrack.tracker.penalty import cosine_window
 from siamtrack.tracker.registry import TRACKERS
 from siamtrack.tracker.siamese import SiameseBoxTracker
 
@@ -115,13 +115,8 @@ class SiamRPNLTTracker(SiamRPNTracker):
         size = cfg["lost_instance_size"] if self.longterm_state else cfg["instance_size"]
         self.anchors, window = self._grid(size)
         score, pred, scale_z = self._search(frame, size)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            penalty = scale_ratio_penalty(pred[2], pred[3], self.size[0] * scale_z, self.size[1] * scale_z,
-                                          cfg["penalty_k"])
-        pscore = penalty * score
         influence = 0.001 if self.longterm_state else cfg["window_influence"]
-        pscore = pscore * (1 - influence) + window * influence
-        best = int(np.argmax(pscore))
+        best, penalty = self._select(score, pred, self.size * scale_z, window, influence)
 
         bbox = pred[:, best] / scale_z
         lr = penalty[best] * score[best] * cfg["lr"]
@@ -137,9 +132,7 @@ class SiamRPNLTTracker(SiamRPNTracker):
         self.center_pos = np.array([cx, cy])
         self.size = np.array([width, height])
 
-        img_h, img_w = frame.shape[:2]
-        cx, cy = max(0, min(cx, img_w)), max(0, min(cy, img_h))
-        width, height = max(10, min(width, img_w)), max(10, min(height, img_h))
+        cx, cy, width, height = self._clip(frame, cx, cy, width, height)
         if best_score < cfg["confidence_low"]:
             self.longterm_state = True
         elif best_score > cfg["confidence_high"]:
