@@ -50,20 +50,42 @@ def main():
 @click.option("--init", "init", metavar="X,Y,W,H", help="Initial target box, 0-based pixels. Without it, draw it with the mouse.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the frames with box, score and fps (.mp4, .avi, .mkv).")
 @click.option("--save-boxes", type=click.Path(dir_okay=False), help="Write one x,y,w,h line per frame (the init box first).")
+@click.option("--save-masks", metavar="DIR", help="Mask models (siammask*): write one PNG mask per frame into DIR "
+              "(00001.png, ...; 0/255, frame size; frame 1 = the init box). DIR is created (not its parent).")
+@click.option("--polygons", is_flag=True, help="Mask models: --save-boxes writes x1,y1,...,x4,y4 rotated boxes.")
 @click.option("--show/--no-show", default=True, show_default=True, help="Show the tracking window (needs a display).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--camera-size", metavar="WxH", help="Requested camera frame size (camera sources).")
+@click.option("--fps", "fps", type=click.FloatRange(min=0, min_open=True),
+              help="Camera: frame rate to request. Video or folder with a window: play at most this fast.")
+@click.option("--lost-threshold", type=float,
+              help="Report the target lost while the score stays below this (default: the preset's).")
+@click.option("--snapshot-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Where the `s` key saves PNG snapshots of the window.")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="CPU threads for the model (torch intra-op). One thread is as fast as two for these small "
                    "per-frame networks and does not collapse when the machine is busy.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def run(source, model, weights, init, output, save_boxes, show, device, camera_size, threads, quiet):
-    """Track a target through SOURCE: a video file, a folder of frames, or a camera index."""
-    from siamtrack.models.presets import get_preset
+def run(source, model, weights, init, output, save_boxes, save_masks, polygons, show, device, camera_size, fps,
+        lost_threshold, snapshot_dir, threads, quiet):
+    """Track a target through SOURCE: a video file, a folder of frames, or a camera index.
+
+    With a window: without --init, drag a box on the first frame (Enter or
+    Space confirms, c clears); while tracking, r draws a new target, p
+    pauses, s saves a snapshot, q or Esc quits (everything written so far is
+    kept).
+    """
+    from siamtrack.models.presets import PRESETS, get_preset
     from siamtrack.runner.loop import parse_box, run_tracking
-    from siamtrack.runner.sources import open_source
+    from siamtrack.runner.sources import CameraSource, open_source
 
     preset = get_preset(model)  # unknown model: error before anything is opened
+    if (save_masks or polygons) and not preset.get("mask"):
+        mask_models = ", ".join(sorted(n for n, p in PRESETS.items() if p.get("mask")))
+        raise SiamtrackError(f"--{'save-masks' if save_masks else 'polygons'}: model '{preset['name']}' gives no "
+                             f"masks (mask models: {mask_models})")
+    if polygons and not save_boxes:
+        raise SiamtrackError("--polygons: give --save-boxes FILE too (the polygons are written there)")
     if device != "cpu":  # torch is imported only when needed: bad input fails in a fraction of a second
         from siamtrack.tracker.factory import resolve_device
 
@@ -75,7 +97,10 @@ def run(source, model, weights, init, output, save_boxes, show, device, camera_s
         from siamtrack.tracker.factory import create_tracker
 
         torch.set_num_threads(threads)
-        return create_tracker(preset["name"], weights=weights, device=device)
+        tracker = create_tracker(preset["name"], weights=weights, device=device)
+        if lost_threshold is not None:
+            tracker.lost_threshold = lost_threshold
+        return tracker
     init_box = parse_box(init) if init is not None else None
     size = None
     if camera_size:
@@ -84,12 +109,13 @@ def run(source, model, weights, init, output, save_boxes, show, device, camera_s
             size = (w, h)
         except ValueError:
             raise SiamtrackError(f"--camera-size {camera_size!r}: expected WxH, e.g. 1280x720") from None
-    with open_source(source, camera_size=size) as src:
+    with open_source(source, camera_size=size, camera_fps=fps) as src:
         summary = run_tracking(
             src,
             make_tracker,
             init_box=init_box, output=output, save_boxes=save_boxes, show=show,
-            label=preset["name"], progress=not quiet,
+            label=preset["name"], progress=not quiet, save_masks=save_masks, polygons=polygons,
+            pace_fps=None if isinstance(src, CameraSource) else fps, snapshot_dir=snapshot_dir,
         )
     click.echo(f"siamtrack: {summary.frames} frames, tracker {summary.tracker_fps:.1f} fps, "
                f"overall {summary.wall_fps:.1f} fps ({preset['name']} on {device})")
@@ -122,16 +148,15 @@ def weights():
 @click.option("--model", "-m", required=True, help="Preset the checkpoint belongs to.")
 def weights_import(file, model):
     """Check FILE by loading it into MODEL, then copy it into the cache under the preset's file name."""
-    from siamtrack.models.checkpoint import load_strict, read_state_dict
     from siamtrack.models.presets import get_preset
-    from siamtrack.models.siamese import build_model
-    from siamtrack.models.weights import cache_dir
+    from siamtrack.models.weights import cache_dir, cache_file_name
+    from siamtrack.tracker.factory import load_weights
 
     preset = get_preset(model)
-    load_strict(build_model(preset["model"]), read_state_dict(file), preset["name"], file)
+    load_weights(preset, file, companions=False)
     dest_dir = cache_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / preset["weights"]["file"]
+    dest = dest_dir / cache_file_name(preset, file)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         shutil.copyfile(file, tmp)
@@ -140,6 +165,91 @@ def weights_import(file, model):
         if tmp.exists():
             tmp.unlink()
     click.echo(f"siamtrack: {file} checked for '{preset['name']}', installed as {dest}")
+
+
+@main.command()
+@click.option("--dataset", "-d", required=True,
+              help="otb (any OTB-layout folder), otb2013, otb2015, vot2016, vot2017, vot2018, got10k(-val), "
+                   "got10k-test, davis2016.")
+@click.option("--root", required=True, type=click.Path(file_okay=False), help="The dataset's local folder.")
+@click.option("--model", "-m", default="nanotrack", show_default=True,
+              help="Comma-separated presets to run, or existing result folders (paths or names) to score.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint for the (single) preset.")
+@click.option("--name", help="Results folder name for the (single) preset (default: the preset's name).")
+@click.option("--results-dir", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Results go to DIR/<dataset>/<tracker>/ in the toolkits' layouts.")
+@click.option("--report-dir", type=click.Path(file_okay=False), help="JSON report and plots (default: RESULTS_DIR/reports).")
+@click.option("--experiment", type=click.Choice(["baseline", "unsupervised"]), default="baseline", show_default=True,
+              help="VOT experiment.")
+@click.option("--resume", is_flag=True, help="Keep finished result files; run only what is missing.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Sequences run in parallel processes (same results for any N).")
+@click.option("--sequences", help="Comma-separated subset of the dataset's sequences.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads per process.")
+@click.option("--mask-threshold", type=float, help="DAVIS: threshold of probability masks (default: the preset's).")
+@click.option("--no-plots", is_flag=True, help="Do not write PNG plots.")
+@click.option("--verbose", "-v", is_flag=True, help="Also one table row per sequence.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def bench(dataset, root, model, weights, name, results_dir, report_dir, experiment, resume, workers, sequences,
+          device, threads, mask_threshold, no_plots, verbose, quiet):
+    """Run trackers on a benchmark dataset and print its measures (AUC / precision, A / R / EAO, AO / SR, J / F)."""
+    from siamtrack.benchmarks.suite import run_benchmark
+
+    run_benchmark(dataset, root, [m.strip() for m in model.split(",") if m.strip()], weights=weights, name=name,
+                  results_dir=results_dir, report_dir=report_dir, experiment=experiment, resume=resume,
+                  workers=workers, device=device, threads=threads,
+                  sequences=[s.strip() for s in sequences.split(",") if s.strip()] if sequences else None,
+                  verbose=verbose, progress=not quiet, plots=not no_plots, mask_threshold=mask_threshold,
+                  echo=click.echo)
+
+
+@main.command()
+@click.option("--model", "-m", required=True, help="Model preset (see `siamtrack models`).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint file (default: $SIAMTRACK_WEIGHTS, then the cache).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads.")
+@click.option("--log", "trax_log", type=click.Path(dir_okay=False), help="Write the TraX protocol log to this file.")
+def trax(model, weights, device, threads, trax_log):
+    """TraX server for the VOT toolkit: rectangle / polygon regions (mask for mask models), images as paths.
+
+    Started by the toolkit (see `siamtrack vot-workspace`); each answer carries the property `confidence`.
+    Bad input (unknown model, missing weights, no vot-trax) fails before the TraX handshake.
+    """
+    from siamtrack.models.presets import get_preset
+    from siamtrack.models.weights import resolve_weights
+    from siamtrack.runner.trax_server import import_trax, serve
+
+    preset = get_preset(model)
+    path = resolve_weights(preset, weights)  # missing weights: error before torch is imported
+    import_trax()
+    import torch
+
+    from siamtrack.tracker.factory import create_tracker
+
+    torch.set_num_threads(threads)
+    tracker = create_tracker(preset["name"], weights=path, device=device)
+    serve(tracker, mask=bool(preset.get("mask")), name=f"siamtrack {preset['name']}", log=trax_log)
+
+
+@main.command("vot-workspace")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--stack", default="vot2018", show_default=True, help="vot2016, vot2017 or vot2018 (baseline experiment).")
+@click.option("--sequences", "sequences_root", required=True, type=click.Path(),
+              help="VOT dataset folder (list.txt + sequence folders), linked into DIRECTORY/sequences.")
+@click.option("--model", "-m", default="nanotrack", show_default=True, help="Preset, or comma-separated presets.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint for the (single) preset.")
+@click.option("--subset", help="Comma-separated subset of the sequences.")
+def vot_workspace(directory, stack, sequences_root, model, weights, subset):
+    """Write a VOT-toolkit workspace in DIRECTORY: config.yaml, the stack, trackers.ini, sequences/ (links)."""
+    from siamtrack.benchmarks.vot_workspace import write_workspace
+
+    out = write_workspace(directory, stack, sequences_root, [m.strip() for m in model.split(",") if m.strip()],
+                          weights=weights, sequences=[s.strip() for s in subset.split(",") if s.strip()] if subset else None)
+    click.echo(f"siamtrack: VOT workspace {out['workspace']} ({stack}, {len(out['sequences'])} sequences), "
+               f"trackers: {', '.join(out['trackers'])}")
+    click.echo(f"  PYTHONPATH={out['workspace']} VOT_RESULTS_BINARY=false vot evaluate --workspace {out['workspace']} "
+               f"{' '.join(out['trackers'])}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from setuptools import setup
 SUBPACKAGES = [
     "models", "models.backbones", "models.necks", "models.heads",
     "tracker", "runner", "benchmarks",
+    "benchmarks.datasets", "benchmarks.measures", "benchmarks.protocols",
 ]
 
 setup(
@@ -30,7 +31,10 @@ setup(
         "click",
         "tqdm",
         "got10k",
+        "matplotlib",
+        "scipy",  # CFNet's MatConvNet .mat networks (scipy.io.loadmat)
+        "vot-trax",  # siamtrack trax: TraX server for the VOT toolkit (imported only by that command)
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "shapely", "scipy", "pillow"]},
     entry_points={"console_scripts": ["siamtrack = siamtrack.cli:main"]},
 )

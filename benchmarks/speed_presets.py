@@ -43,6 +43,11 @@ FIXTURE_OF = {  # preset -> fixture holding its reference speed and synthetic-we
     "siamrpn": "dasiamrpn_vot",
     "siamrpn-big": "dasiamrpn_big",
     "siamrpn-otb": "dasiamrpn_otb",
+    # SiamMask: pysot siammask_r50_l3, foolwood/SiamMask sharp (SiamMask_VOT_LD.pth: the VOT network and cost).
+    "siammask": "siammask_r50_l3",
+    "siammask-vot": "siammask_sharp_vot",
+    "siammask-vot-ld": "siammask_sharp_vot",
+    "siammask-davis": "siammask_sharp_davis",
 }
 
 
@@ -60,9 +65,13 @@ def synthetic_tracker(shared: Path, name: str):
         sd = synth_state_dict(manifest["keys"])
         for key, e in manifest.get("conditioned", {}).get("log2_scale", {}).items():
             sd[key] = sd[key] * 2.0 ** e
-        # pysot fixtures: speed_cond.fps_bag_6_40; DaSiamRPN fixtures: speed_cpu.cond_weights.fps_median (bag).
+        # pysot fixtures: speed_cond.fps_bag_6_40; DaSiamRPN fixtures: speed_cpu.cond_weights.fps_median (bag);
+        # SiamMask sharp fixtures also record the reference with 1 torch thread (cond_weights_threads1).
         speed = manifest.get("speed_cond") or manifest.get("speed") or {}
-        ref_fps = speed.get("fps_bag_6_40") or manifest.get("speed_cpu", {}).get("cond_weights", {}).get("fps_median")
+        cpu = manifest.get("speed_cpu", {})
+        if torch.get_num_threads() == 1 and "cond_weights_threads1" in cpu:
+            cpu = dict(cpu, cond_weights=cpu["cond_weights_threads1"])
+        ref_fps = speed.get("fps_bag_6_40") or cpu.get("cond_weights", {}).get("fps_median")
     else:
         layout = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
         sd = synth_state_dict(layout)
@@ -73,7 +82,7 @@ def synthetic_tracker(shared: Path, name: str):
 
 def main(argv=None) -> None:
     shared = default_shared()
-    names = [n for n in sorted(PRESETS) if not n.startswith("nanotrack")]
+    names = [n for n in sorted(PRESETS) if not n.startswith(("nanotrack", "siamfc", "cfnet"))]  # see speed_fc.py
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (the references ran with 2)")
     ap.add_argument("--rounds", type=int, default=1)

@@ -54,6 +54,18 @@ PYSOT_MODELS = {
         "head": {"type": "multi_rpn", "anchor_num": 5, "in_channels": [128, 256, 512], "weighted": True},
         "head_key": "rpn_head",
     },
+    # experiments/siammask_r50_l3: SiamMask (stem + layer1..3 kept for the refinement, layer3 adjusted,
+    # DepthwiseRPN, MaskCorr 63x63, Refine); built by siamtrack.models.siammask (the foolwood/SiamMask
+    # checkpoints are the same network under key_layout "foolwood").
+    "siammask_r50_l3": {
+        "arch": "siammask",
+        "backbone": {"type": "resnet50", "used_layers": [0, 1, 2, 3]},
+        "neck": {"type": "adjust_all_layer", "in_channels": [1024], "out_channels": [256]},
+        "rpn": {"type": "depthwise_rpn", "anchor_num": 5, "in_channels": 256, "out_channels": 256},
+        "mask": {"type": "mask_corr", "in_channels": 256, "hidden": 256, "out_channels": 3969},
+        "refine": {"type": "refine"},
+        "key_layout": "pysot",
+    },
 }
 
 

@@ -68,6 +68,11 @@ class Registry:
 
 _M = "siamtrack.models."
 BACKBONES = Registry("backbone", [_M + "backbones." + m for m in ("mobilenetv3", "alexnet", "mobilenetv2",
-                                                                   "resnet_atrous", "dasiamrpn_alexnet")])
+                                                                   "resnet_atrous", "dasiamrpn_alexnet",
+                                                                   "alexnet_v1")])
 NECKS = Registry("neck", [_M + "necks.adjust"])
-HEADS = Registry("head", [_M + "heads.nanotrack_ban", _M + "heads.rpn", _M + "heads.dasiamrpn"])
+HEADS = Registry("head", [_M + "heads.nanotrack_ban", _M + "heads.rpn", _M + "heads.dasiamrpn",
+                          _M + "heads.mask", _M + "heads.siamfc"])
+# Weights loaders for presets whose weights are not a PyTorch state dict (a preset's ``loader`` key):
+# name -> fn(preset, path) -> model with its weights loaded (see siamtrack.tracker.factory.load_weights).
+LOADERS = Registry("weights loader", [_M + "cfnet"])

@@ -122,7 +122,14 @@ class SiameseModel(nn.Module):
 
 
 def build_model(cfg: dict) -> SiameseModel:
-    """Build a :class:`SiameseModel` from a config dict (see module docstring). ``KeyError`` on unknown block names."""
+    """Build a :class:`SiameseModel` from a config dict (see module docstring). ``KeyError`` on unknown block names.
+
+    ``"arch": "siammask"`` configs build a :class:`~siamtrack.models.siammask.SiamMaskModel`.
+    """
+    if cfg.get("arch") == "siammask":
+        from siamtrack.models.siammask import build_siammask
+
+        return build_siammask(cfg)
     neck = NECKS.build(cfg["neck"]) if cfg.get("neck") else None
     return SiameseModel(
         backbone=BACKBONES.build(cfg["backbone"]),

@@ -52,3 +52,13 @@ def resolve_weights(preset: dict, weights: str | os.PathLike | None = None) -> P
         f"weights for model '{preset['name']}' not found: expected {name} in {where} "
         f"(set --weights or ${ENV_VAR}; published at {preset['weights']['url']})"
     )
+
+
+def cache_file_name(preset: dict, path: str | os.PathLike) -> str:
+    """Name under which ``siamtrack weights import`` stores ``path`` for ``preset``: the preset's weights
+    file, or its ``gray_file`` (CFNet's grayscale network) for a file of that name or named ``*gray*``."""
+    info = preset["weights"]
+    name = Path(path).name
+    if info.get("gray_file") and (name == info["gray_file"] or "gray" in name.lower()):
+        return info["gray_file"]
+    return info["file"]

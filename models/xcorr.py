@@ -20,6 +20,8 @@ kernel flip), i.e. exactly what ``torch.nn.functional.conv2d`` computes.
   a 1x1 kernel, giving ``Hz*Wz`` output channels (NanoTrack's heads,
   HonglinChu/SiamTrackers ``NanoTrack/nanotrack/core/xcorr.py``; Yan et al.
   "Alpha-Refine" pixel-wise correlation).
+* :func:`xcorr_fft` - full correlation with one kernel through the 2-D DFT,
+  for large kernels (CFNet's 25x25 / 30x30 correlation filters).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["xcorr_naive", "xcorr_fast", "xcorr_depthwise", "xcorr_pixelwise"]
+__all__ = ["xcorr_naive", "xcorr_fast", "xcorr_depthwise", "xcorr_pixelwise", "xcorr_fft"]
 
 
 def _check(x: torch.Tensor, z: torch.Tensor, name: str) -> None:
@@ -131,3 +133,48 @@ def xcorr_pixelwise(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     kernel = z.reshape(b, c, -1).transpose(1, 2)  # (B, Hz*Wz, C)
     out = torch.bmm(kernel, x.reshape(b, c, hx * wx))  # (B, Hz*Wz, Hx*Wx)
     return out.reshape(b, -1, hx, wx)
+
+
+def xcorr_fft(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Full cross-correlation (``K = 1``) through the 2-D DFT, for large kernels.
+
+    Args:
+        x: search features ``(B, C, Hx, Wx)``.
+        z: template ``(B, C, Hz, Wz)`` or ``(1, C, Hz, Wz)`` (one template for
+            every sample, e.g. a scale pyramid).
+
+    Returns:
+        ``(B, 1, Hx-Hz+1, Wx-Wz+1)`` in ``x``'s dtype, equal to
+        :func:`xcorr_naive` up to rounding: ``sum_c irfft2(conj(Z_c) X_c)`` with
+        ``z`` zero-padded to the size of ``x`` (the circular wrap-around only
+        touches the discarded positions), computed in float64. A 25x25 or
+        30x30 kernel (CFNet's correlation filter, Valmadre et al. CVPR 2017) is
+        several times faster this way than as a convolution on CPU.
+
+    Raises:
+        ValueError: wrong ranks, batch sizes, channel counts, or a kernel larger than ``x``.
+    """
+    if x.dim() != 4 or z.dim() != 4:
+        raise ValueError(f"xcorr_fft: expected 4-D NCHW tensors, got x {tuple(x.shape)} and z {tuple(z.shape)}")
+    b, c, hx, wx = x.shape
+    if z.shape[0] not in (1, b) or z.shape[1] != c or z.shape[2] > hx or z.shape[3] > wx:
+        raise ValueError(f"xcorr_fft: x {tuple(x.shape)} and z {tuple(z.shape)} do not match")
+    size = (_fft_size(hx), _fft_size(wx))  # zero padding beyond x changes no valid position
+    f64 = {"dtype": torch.float64, "memory_format": torch.contiguous_format}  # FFTs are slow on channels-last
+    xf = torch.fft.rfft2(x.to(**f64), s=size)
+    zf = torch.fft.rfft2(z.to(**f64), s=size)
+    out = torch.fft.irfft2((zf.conj() * xf).sum(1, keepdim=True), s=size)
+    return out[..., : hx - z.shape[2] + 1, : wx - z.shape[3] + 1].to(x.dtype)
+
+
+def _fft_size(n: int) -> int:
+    """Smallest ``2^a 3^b 5^c >= n`` (fast DFT lengths)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1

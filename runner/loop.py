@@ -13,10 +13,10 @@ import numpy as np
 from tqdm import tqdm
 
 from siamtrack.errors import SiamtrackError
-from siamtrack.runner.sinks import BoxWriter, VideoSink, Window, draw_overlay, has_display
+from siamtrack.runner.live import LiveControls
+from siamtrack.runner.select import select_box
+from siamtrack.runner.sinks import BoxWriter, MaskWriter, VideoSink, Window, draw_mask, draw_overlay, has_display
 from siamtrack.tracker.base import validate_box
-
-QUIT_KEYS = (ord("q"), 27)  # q, Esc
 
 
 @dataclass
@@ -53,8 +53,28 @@ def parse_box(text: str) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+def box_polygon(box) -> np.ndarray:
+    """Corners of ``[x, y, w, h]`` as a polygon ``[x, y, x+w, y, x+w, y+h, x, y+h]`` (float64)."""
+    x, y, w, h = np.asarray(box, dtype=np.float64).ravel()
+    return np.array([x, y, x + w, y, x + w, y + h, x, y + h])
+
+
+def box_mask(box, shape) -> np.ndarray:
+    """``(H, W)`` bool mask of the box ``[x, y, w, h]`` (0-based pixels): pixel ``(i, j)`` (row, column) is set
+    when its centre ``(j + 0.5, i + 0.5)`` lies in ``[x, x+w) x [y, y+h)``, i.e. columns ``x .. x+w-1`` and
+    rows ``y .. y+h-1`` for an integer box."""
+    x, y, w, h = np.asarray(box, dtype=np.float64).ravel()
+    mask = np.zeros(shape[:2], dtype=bool)
+    x0, y0 = max(0, int(np.ceil(x - 0.5))), max(0, int(np.ceil(y - 0.5)))
+    x1, y1 = max(0, int(np.ceil(x + w - 0.5))), max(0, int(np.ceil(y + h - 0.5)))
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
 def run_tracking(source, make_tracker, init_box=None, output: str | None = None, save_boxes: str | None = None,
-                 show: bool = True, label: str | None = None, progress: bool = True) -> RunSummary:
+                 show: bool = True, label: str | None = None, progress: bool = True,
+                 save_masks: str | None = None, polygons: bool = False, pace_fps: float | None = None,
+                 snapshot_dir: str = ".") -> RunSummary:
     """Track through ``source`` and feed the sinks.
 
     Args:
@@ -67,9 +87,27 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
         save_boxes: text file, one ``x,y,w,h`` line per frame, the init box first.
         show: show a window (needs a display).
         label: text shown in the status line (the model name).
+        save_masks: folder for one PNG mask per frame (``00001.png`` ..., 0/255,
+            frame size; the first frame's is the init box), see
+            :class:`~siamtrack.runner.sinks.MaskWriter`. Mask trackers only.
+        polygons: ``save_boxes`` gets 8-number polygons ``x1,y1,...,x4,y4`` (the
+            mask tracker's rotated box; the init box's corners first). Mask trackers only.
+
+        pace_fps: with a window, show at most this many frames per second (a
+            video or folder played in real time); ``None``: as fast as tracked.
+        snapshot_dir: folder of the ``s`` key's PNG snapshots.
+
+    With a window the keyboard controls the run (:mod:`siamtrack.runner.live`):
+    ``r`` draws a new target on the current frame (the tracker restarts from
+    it and that frame's saved box is the drawn one), ``p`` pauses, ``s``
+    saves a snapshot, ``q`` / Esc quits keeping everything written so far.
+
+    With a mask tracker (results with ``binary_mask`` / ``polygon``) the window
+    and ``output`` show the mask tinted and the rotated box.
 
     Raises:
-        SiamtrackError: no frames, a bad init box, or no box and no display.
+        SiamtrackError: no frames, a bad init box, no box and no display, or
+            ``save_masks`` / ``polygons`` with a tracker that gives no masks.
     """
     frames = iter(source)
     try:
@@ -82,14 +120,17 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
         if window is None:
             raise SiamtrackError(f"{source.name}: no --init box given and no display to draw one on "
                                  f"(give --init x,y,w,h)")
-        from siamtrack.runner.select import select_box
-
-        init_box = select_box(first, window.name)
+        init_box = select_box(first, window)
+        if init_box is None:
+            window.close()
+            raise SiamtrackError(f"{source.name}: no target box drawn (selection cancelled)")
     init_box = validate_box(init_box, first.shape, "--init box")
     tracker = make_tracker()
 
-    box_writer = BoxWriter(save_boxes) if save_boxes else None
+    box_writer = BoxWriter(save_boxes, n_values=8 if polygons else 4) if save_boxes else None
+    mask_writer = MaskWriter(save_masks) if save_masks else None
     video = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
+    controls = LiveControls(window, snapshot_dir, pace_fps) if window else None
     summary = RunSummary()
     ok = False
     # disable=None: tqdm shows the bar only on a terminal, so logs and captured stderr stay clean.
@@ -98,22 +139,38 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
     try:
         tracker.init(first, init_box)
         box, score, fps, lost = init_box, None, None, False
+        mask, polygon = (box_mask(init_box, first.shape) if mask_writer else None), box_polygon(init_box)
+        rotated = None  # the tracker's rotated box (mask trackers), drawn instead of the axis-aligned one
         frame = first
         while True:
             summary.frames += 1
+            command = None
+            if controls:
+                shown = frame.copy()
+                if rotated is not None:
+                    draw_mask(shown, mask, rotated, lost=lost)
+                draw_overlay(shown, box if rotated is None else None, score, fps, lost=lost, label=label)
+                command = controls.frame(frame, shown, summary.frames)
+                if command.box is not None:  # a new target drawn on this frame: restart from it
+                    tracker.init(frame, command.box)
+                    box, score, lost, rotated = command.box, None, False, None
+                    mask = box_mask(box, frame.shape) if mask_writer else None
+                    polygon = box_polygon(box)
             summary.boxes.append(np.asarray(box, dtype=np.float64))
             summary.scores.append(score)
             if box_writer:
-                box_writer.write(box)
-            if video or window:
-                draw_overlay(frame, box, score, fps, lost=lost, label=label)
+                box_writer.write(polygon if polygons else box)
+            if mask_writer:
+                mask_writer.write(mask)
+            if video:
+                if rotated is not None:
+                    draw_mask(frame, mask, rotated, lost=lost)
+                draw_overlay(frame, box if rotated is None else None, score, fps, lost=lost, label=label)
             if video:
                 video.write(frame)
             bar.update(1)
-            if window:
-                key = window.show(frame)
-                if key in QUIT_KEYS or window.is_closed():
-                    break
+            if command is not None and command.quit:
+                break
             frame = next(frames, None)
             if frame is None:
                 break
@@ -123,6 +180,10 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
             summary.track_seconds += dt
             summary.updates += 1
             box, score, lost = result.box, result.score, result.lost
+            mask, rotated = result.binary_mask, result.polygon
+            polygon = rotated if rotated is not None else box_polygon(box)
+            if (mask_writer or polygons) and (mask is None or rotated is None):
+                raise SiamtrackError(f"--save-masks / --polygons: tracker '{label}' gives no masks")
             fps = 1.0 / dt if fps is None else 0.9 * fps + 0.1 / dt
             bar.set_postfix_str(f"{summary.tracker_fps:.1f} fps", refresh=False)
         ok = True
@@ -133,6 +194,8 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
         bar.close()
         if box_writer:
             box_writer.close(ok)
+        if mask_writer:
+            mask_writer.close(ok)
         if video:
             video.close(ok)
         if window:

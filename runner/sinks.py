@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import sys
 import weakref
 from typing import Iterator, Sequence
@@ -25,9 +26,11 @@ __all__ = [
     "AtomicPath",
     "atomic_path",
     "BoxWriter",
+    "MaskWriter",
     "VideoSink",
     "VIDEO_FOURCC",
     "draw_overlay",
+    "draw_mask",
     "has_display",
     "Window",
 ]
@@ -152,7 +155,9 @@ class BoxWriter:
 
     Boxes are ``[x, y, w, h]``: top-left corner and size in 0-based pixels
     (floats). Each line is written with 3 decimals, e.g.
-    ``12.500,30.000,40.250,80.000``. Nothing is written until
+    ``12.500,30.000,40.250,80.000``. With ``n_values=8`` the rows are
+    polygons ``x1,y1,...,x4,y4`` (0-based pixels; mask trackers' rotated
+    boxes, VOT's region format). Nothing is written until
     :meth:`close`; ``close(ok=False)`` (or leaving a ``with`` block with an
     exception) writes nothing.
 
@@ -163,24 +168,26 @@ class BoxWriter:
             (...)"`` on close.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, n_values: int = 4):
         self.path = os.fspath(path)
         _check_output_path(self.path)
-        self.boxes: list[tuple[float, float, float, float]] = []
+        self.n_values = int(n_values)
+        self.boxes: list[tuple[float, ...]] = []
         self.closed = False
 
     def write(self, box: Sequence[float]) -> None:
-        """Append the box of the next frame: 4 numbers ``x, y, w, h`` (pixels).
+        """Append the box of the next frame: 4 numbers ``x, y, w, h`` (pixels), or ``n_values`` numbers.
 
         Raises:
-            ValueError: ``box`` does not have 4 elements.
+            ValueError: ``box`` does not have ``n_values`` elements.
             RuntimeError: the writer is closed.
         """
         if self.closed:
             raise RuntimeError(f"{self.path}: BoxWriter is closed")
         values = tuple(float(v) for v in np.asarray(box, dtype=np.float64).ravel())
-        if len(values) != 4:
-            raise ValueError(f"box must be [x, y, w, h], got {len(values)} values")
+        if len(values) != self.n_values:
+            what = "[x, y, w, h]" if self.n_values == 4 else f"{self.n_values} numbers"
+            raise ValueError(f"box must be {what}, got {len(values)} values")
         self.boxes.append(values)
 
     def close(self, ok: bool = True) -> None:
@@ -302,6 +309,101 @@ class VideoSink:
         self.close(ok=exc_type is None)
 
 
+class MaskWriter:
+    """Writes one binary mask per frame as ``<folder>/<frame>.png``, frame numbers 1-based on 5 digits.
+
+    Each PNG is 8-bit, one channel, 0 (background) / 255 (target), of the
+    frame's size: ``00001.png`` for the first frame, ``00002.png`` for the
+    second, ... (the DAVIS layout). ``folder`` is created when missing (its
+    parent must exist). The files go to a hidden temporary folder beside
+    ``folder`` and are moved into it on ``close(ok=True)`` (each with
+    ``os.replace``; the whole folder at once when ``folder`` did not exist);
+    ``close(ok=False)`` (or leaving a ``with`` block with an exception)
+    deletes them, leaving ``folder`` as it was.
+
+    Raises:
+        SiamtrackError: ``"<folder>: folder does not exist"`` (the parent),
+            ``"<folder>: is a file, not a folder"``, ``"<folder>: cannot
+            write (...)"``.
+    """
+
+    def __init__(self, folder: str):
+        self.folder = os.fspath(folder)
+        parent, base = os.path.split(os.path.abspath(self.folder))
+        if not os.path.isdir(parent):
+            raise SiamtrackError(f"{self.folder}: folder does not exist ({parent} is missing)")
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise SiamtrackError(f"{self.folder}: is a file, not a folder")
+        for _ in range(100):
+            tmp = os.path.join(parent, f".{base}.tmp-{secrets.token_hex(4)}")
+            try:
+                os.mkdir(tmp)
+            except FileExistsError:
+                continue
+            except OSError as e:
+                raise SiamtrackError(f"{self.folder}: cannot write ({e.strerror or e})") from None
+            break
+        else:  # pragma: no cover - 100 random collisions
+            raise SiamtrackError(f"{self.folder}: cannot create a temporary folder")
+        self.tmp = tmp
+        self._finalizer = weakref.finalize(self, shutil.rmtree, tmp, True)
+        self.frames_written = 0
+        self.closed = False
+
+    def write(self, mask: np.ndarray) -> None:
+        """Write the next frame's mask: ``(H, W)`` bool, or numbers where nonzero is the target.
+
+        Raises:
+            ValueError: ``mask`` is not 2-D.
+            RuntimeError: the writer is closed.
+            SiamtrackError: the PNG cannot be written.
+        """
+        if self.closed:
+            raise RuntimeError(f"{self.folder}: MaskWriter is closed")
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise ValueError(f"{self.folder}: mask must be 2-D (H, W), got shape {mask.shape}")
+        ok, png = cv2.imencode(".png", np.where(mask != 0, np.uint8(255), np.uint8(0)))
+        name = f"{self.frames_written + 1:05d}.png"
+        try:
+            if not ok:
+                raise OSError("PNG encoding failed")
+            with open(os.path.join(self.tmp, name), "wb") as f:
+                f.write(png.tobytes())
+        except OSError as e:
+            raise SiamtrackError(f"{os.path.join(self.folder, name)}: cannot write ({e.strerror or e})") from None
+        self.frames_written += 1
+
+    def close(self, ok: bool = True) -> None:
+        """Move the masks into ``folder`` when ``ok``; delete them otherwise. Later calls do nothing.
+
+        Raises:
+            SiamtrackError: a move failed (the masks not moved yet are deleted).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        if not ok:
+            self._finalizer()
+            return
+        try:
+            if not os.path.exists(self.folder):
+                os.replace(self.tmp, self.folder)  # one atomic rename of the whole folder
+            else:
+                for name in sorted(os.listdir(self.tmp)):
+                    os.replace(os.path.join(self.tmp, name), os.path.join(self.folder, name))
+        except OSError as e:
+            raise SiamtrackError(f"{self.folder}: cannot write ({e.strerror or e})") from None
+        finally:
+            self._finalizer()
+
+    def __enter__(self) -> "MaskWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
 def draw_overlay(frame: np.ndarray, box: Sequence[float] | None, score: float | None = None,
                  fps: float | None = None, color: tuple[int, int, int] = (0, 255, 0),
                  lost: bool = False, label: str | None = None) -> np.ndarray:
@@ -363,12 +465,55 @@ def draw_overlay(frame: np.ndarray, box: Sequence[float] | None, score: float | 
     return frame
 
 
+def draw_mask(frame: np.ndarray, mask: np.ndarray | None, polygon: Sequence[float] | None = None,
+              color: tuple[int, int, int] = (0, 255, 0), lost: bool = False, alpha: float = 0.5) -> np.ndarray:
+    """Draw a target mask (tinted) and its rotated box on ``frame``, in place.
+
+    Args:
+        frame: BGR ``uint8`` ``(H, W, 3)`` array, modified in place.
+        mask: ``(H, W)`` bool (nonzero = target) of the frame's size, or ``None``.
+            Target pixels become ``(1 - alpha) * pixel + alpha * tint``, the
+            tint being red (BGR ``(0, 0, 255)``).
+        polygon: ``[x1, y1, ..., x4, y4]`` 0-based pixels (e.g. the
+            rotated rectangle of a mask tracker), drawn closed in ``color``
+            (red when ``lost``); non-finite polygons are not drawn.
+
+    Returns ``frame``.
+
+    Raises:
+        ValueError: ``frame`` is not ``uint8`` ``(H, W, 3)`` or ``mask`` has another size.
+    """
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 \
+            or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError("frame must be a uint8 (H, W, 3) array")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != frame.shape[:2]:
+            raise ValueError(f"mask of shape {mask.shape} does not match the frame {frame.shape[:2]}")
+        sel = mask != 0
+        if sel.any():
+            tint = np.array((0, 0, 255), dtype=np.float32) * alpha
+            frame[sel] = (frame[sel].astype(np.float32) * (1 - alpha) + tint + 0.5).astype(np.uint8)
+    if polygon is not None:
+        p = np.asarray(polygon, dtype=np.float64).ravel()
+        if p.size == 8 and np.all(np.isfinite(p)):
+            lim = 4 * max(frame.shape[:2]) + 16  # keep cv2's int coordinates sane
+            pts = np.round(np.clip(p, -lim, lim)).astype(np.int32).reshape(4, 1, 2)
+            box_color = (0, 0, 255) if lost else tuple(int(c) for c in color)
+            cv2.polylines(frame, [pts], True, box_color, 2, cv2.LINE_AA)
+    return frame
+
+
 def has_display() -> bool:
     """Whether a window can be shown: always on Windows/macOS; on Linux and
     other Unixes only when ``DISPLAY`` or ``WAYLAND_DISPLAY`` is set."""
     if sys.platform.startswith("win") or sys.platform == "darwin":
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _ignore_mouse(event, x, y, flags, param=None) -> None:
+    """Mouse callback that does nothing (OpenCV has no way to remove one)."""
 
 
 class Window:
@@ -383,21 +528,28 @@ class Window:
         self._shown = False
         self._closed = False
 
-    def show(self, frame: np.ndarray) -> int:
-        """Show a BGR ``uint8`` ``(H, W, 3)`` frame and poll the keyboard for 1 ms.
+    def show(self, frame: np.ndarray, wait_ms: int = 1) -> int:
+        """Show a BGR ``uint8`` ``(H, W, 3)`` frame at 1:1 scale and poll the keyboard for ``wait_ms`` ms.
 
         Returns:
-            The key pressed as ``cv2.waitKey(1) & 0xFF``, or -1 if none.
+            The key pressed as ``cv2.waitKey(wait_ms) & 0xFF``, or -1 if none.
 
         Raises:
             cv2.error: OpenCV has no GUI backend or no display.
         """
         if not self._shown:
-            cv2.namedWindow(self.name, cv2.WINDOW_AUTOSIZE)
+            # GUI_NORMAL: no tool bar (Qt), the image is the whole client area.
+            cv2.namedWindow(self.name, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
             self._shown = True
         cv2.imshow(self.name, frame)
-        key = cv2.waitKey(1)
+        key = cv2.waitKey(max(1, int(wait_ms)))
         return -1 if key == -1 else key & 0xFF
+
+    def set_mouse_callback(self, callback) -> None:
+        """Route mouse events ``callback(event, x, y, flags, param)`` (image pixels) of the window; ``None``
+        stops them. Call after the first :meth:`show`."""
+        if self._shown and not self._closed:
+            cv2.setMouseCallback(self.name, callback if callback is not None else _ignore_mouse)
 
     def is_closed(self) -> bool:
         """True once the user closed the window (or :meth:`close` was called).

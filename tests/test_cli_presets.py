@@ -17,7 +17,9 @@ from siamtrack.models.presets import PRESETS, get_preset
 from siamtrack.models.siamese import build_model
 
 # Every SiamRPN-family preset (pysot and DaSiamRPN); NanoTrack runs on its real weights in test_cli.py.
-PYSOT_PRESETS = sorted(name for name in PRESETS if not name.startswith("nanotrack"))
+# SiamMask presets: their CLI runs (masks, polygons) are in test_siammask_cli.py.
+PYSOT_PRESETS = sorted(name for name in PRESETS
+                       if not name.startswith(("nanotrack", "siamfc", "cfnet", "siammask")))  # own tests
 
 
 def _synth_file(shared, preset_name, path):

@@ -181,3 +181,63 @@ def test_camera_99_cannot_open():
     assert str(e.value) == "camera 99: cannot open (no camera at that index?)"
     with pytest.raises(SiamtrackError):
         CameraSource(99, size=(640, 480), fps=30)
+
+
+_REAL_CAPTURE = cv2.VideoCapture
+
+
+class _VideoAsCamera:
+    """Stands in for a camera device (none on test machines): ``cv2.VideoCapture(index)`` serving the real
+    frames of ``bag.avi``, which ends (as an unplugged camera stops delivering) after ``n`` frames. Its frame
+    size is fixed: a request for another size is ignored, as V4L2 drivers do."""
+
+    def __init__(self, video, n):
+        self._cap = _REAL_CAPTURE(str(video))
+        self._left = n
+
+    def isOpened(self):
+        return self._cap.isOpened()
+
+    def read(self):
+        if self._left <= 0:
+            return False, None
+        self._left -= 1
+        return self._cap.read()
+
+    def set(self, prop, value):
+        return False
+
+    def get(self, prop):
+        return self._cap.get(prop) if prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT) else 0.0
+
+    def release(self):
+        self._cap.release()
+
+
+def test_camera_that_stops_ends_run_keeping_results(shared_dir, tmp_path, monkeypatch):
+    """A camera that stops delivering frames ends the run normally; the boxes of every frame are kept."""
+    from siamtrack.runner import sources
+    from siamtrack.runner.loop import run_tracking
+    from siamtrack.tracker.factory import create_tracker
+
+    video = shared_dir / "data" / "videos" / "bag.avi"
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index, *a: _VideoAsCamera(video, 12))
+    out = tmp_path / "boxes.txt"
+    with open_source("0") as cam:
+        assert isinstance(cam, CameraSource) and cam.frame_count is None
+        summary = run_tracking(cam, lambda: create_tracker(
+            "nanotrack-v2", weights=shared_dir / "weights" / "nanotrack" / "nanotrackv2.pth"),
+            init_box=[313, 147, 106, 96], save_boxes=str(out), show=False, progress=False)
+    assert summary.frames == 12
+    lines = out.read_text().splitlines()
+    assert len(lines) == 12 and lines[0] == "313.000,147.000,106.000,96.000"
+
+
+def test_camera_refusing_size_is_an_error(shared_dir, monkeypatch):
+    from siamtrack.runner import sources
+
+    video = shared_dir / "data" / "videos" / "bag.avi"
+    monkeypatch.setattr(sources.cv2, "VideoCapture", lambda index, *a: _VideoAsCamera(video, 5))
+    with pytest.raises(SiamtrackError) as e:
+        open_source("0", camera_size=(1280, 720))
+    assert str(e.value) == "camera 0: cannot set frame size 1280x720 (camera gives 480x360)"

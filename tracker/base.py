@@ -22,13 +22,23 @@ class TrackResult:
     ``box``: ``[x, y, w, h]`` float64, 0-based pixels. ``score``: the model's
     confidence for the chosen position (for NanoTrack / SiamRPN the raw
     foreground probability before penalties, as pysot's ``best_score``).
-    ``lost``: ``score`` below the preset's ``lost_threshold``.
+    ``lost``: the score has stayed below the preset's ``lost_threshold`` for
+    ``Tracker.lost_patience`` frames (see :attr:`Tracker.lost`).
+
+    Mask trackers (SiamMask) also fill, for the whole frame: ``mask``
+    ``(H, W)`` float32 foreground probabilities, ``binary_mask`` ``(H, W)`` bool
+    (``mask`` above the preset's ``mask_threshold``) and ``polygon`` float64
+    ``[x1, y1, ..., x4, y4]`` (0-based pixels), the rotated rectangle of the
+    target; the other trackers leave them ``None``.
     """
 
     box: np.ndarray
     score: float
     lost: bool = False
     extra: dict = field(default_factory=dict)
+    mask: np.ndarray | None = None
+    binary_mask: np.ndarray | None = None
+    polygon: np.ndarray | None = None
 
 
 def validate_box(box, frame_shape, what: str = "init box") -> np.ndarray:
@@ -63,12 +73,34 @@ class Tracker:
     """
 
     lost_threshold: float = 0.0
+    #: Consecutive frames the score must stay below ``lost_threshold`` before the target is reported lost
+    #: (one low frame is a blur or an occlusion starting, not a loss).
+    lost_patience: int = 3
+    #: Whether the target is lost now: the last ``lost_patience`` scores were all below ``lost_threshold``
+    #: (False after ``init``). Also in each :class:`TrackResult` as ``lost``.
+    lost: bool = False
+    _low_frames: int = 0
+    #: True for trackers whose output varies from run to run: benchmarks then repeat runs
+    #: (VOT baseline 15, GOT-10k 3; got10k ``is_deterministic``). All current trackers are deterministic.
+    stochastic: bool = False
 
     def init(self, frame: np.ndarray, box) -> None:
         raise NotImplementedError
 
     def update(self, frame: np.ndarray) -> TrackResult:
         raise NotImplementedError
+
+    def _reset_lost(self) -> None:
+        """Forget earlier low scores (called by ``init``)."""
+        self._low_frames = 0
+        self.lost = False
+
+    def _flag_lost(self, score: float) -> bool:
+        """Count ``score`` (below ``lost_threshold``, or NaN: low) and return the new :attr:`lost` state."""
+        low = not (score >= self.lost_threshold)
+        self._low_frames = self._low_frames + 1 if low else 0
+        self.lost = self._low_frames >= self.lost_patience
+        return self.lost
 
     @property
     def state(self) -> dict:

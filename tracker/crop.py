@@ -20,7 +20,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-__all__ = ["context_crop", "pad_colour"]
+__all__ = ["context_crop", "crop_square", "pad_colour"]
 
 
 def pad_colour(mean_bgr) -> tuple:
@@ -46,18 +46,29 @@ def context_crop(img: np.ndarray, center, out_size: int, crop_size: float, pad,
         ``(out_size, out_size, 3)`` uint8 patch (C-contiguous).
     """
     sz = int(crop_size)
-    h, w = img.shape[:2]
     c = (sz + 1) / 2
     if origin_round is None:
         x0 = int(math.floor(center[0] - c + 0.5))
         y0 = int(math.floor(center[1] - c + 0.5))
     else:
         x0, y0 = int(origin_round(center[0] - c)), int(origin_round(center[1] - c))
+    return crop_square(img, x0, y0, sz, out_size, pad)
+
+
+def crop_square(img: np.ndarray, x0: int, y0: int, crop_size: int, out_size: int, pad) -> np.ndarray:
+    """The ``crop_size`` x ``crop_size`` region whose top-left pixel is ``(x0, y0)`` (0-based, may lie outside
+    the frame), the outside filled with ``pad`` as ``cv2.copyMakeBorder`` does (values rounded to uint8),
+    resized with ``cv2.resize`` INTER_LINEAR to ``out_size`` when the sizes differ.
+
+    Returns ``(out_size, out_size, C)`` uint8 (C-contiguous), channels in the order of ``img``.
+    """
+    sz = int(crop_size)
+    h, w = img.shape[:2]
     x1, y1 = x0 + sz, y0 + sz  # exclusive
     ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if ix1 <= ix0 or iy1 <= iy0:  # region entirely outside the frame
+    if ix1 <= ix0 or iy1 <= iy0:  # region entirely outside the frame: every pixel is padding
         patch = np.empty((sz, sz, img.shape[2]), np.uint8)
-        patch[:] = np.asarray(pad, dtype=np.float64).astype(np.uint8)
+        patch[:] = np.clip(np.rint(np.asarray(pad, dtype=np.float64)), 0, 255).astype(np.uint8)
     else:
         patch = img[iy0:iy1, ix0:ix1]
         top, left, bottom, right = iy0 - y0, ix0 - x0, y1 - iy1, x1 - ix1

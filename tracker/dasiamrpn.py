@@ -135,7 +135,7 @@ class DaSiamRPNTracker(SiamRPNTracker):
         self.size = np.array([width, height], dtype=np.float64)
         best_score = float(score[best])
         return TrackResult(box=np.array([cx - width / 2, cy - height / 2, width, height], dtype=np.float64),
-                           score=best_score, lost=best_score < self.lost_threshold)
+                           score=best_score, lost=self._flag_lost(best_score))
 
 
 @TRACKERS.register("dasiamrpn")

@@ -7,12 +7,13 @@ import torch
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.checkpoint import load_strict, read_state_dict
 from siamtrack.models.presets import get_preset
+from siamtrack.models.registry import LOADERS
 from siamtrack.models.siamese import build_model
 from siamtrack.models.weights import resolve_weights
 from siamtrack.tracker.registry import TRACKERS
 
 # Registering the trackers is a side effect of importing their modules.
-from siamtrack.tracker import dasiamrpn, nanotrack, siamrpn  # noqa: F401
+from siamtrack.tracker import cfnet, dasiamrpn, nanotrack, siamfc, siamrpn  # noqa: F401
 
 
 def resolve_device(device: str) -> torch.device:
@@ -28,14 +29,28 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def load_weights(preset: dict, path, companions: bool = True):
+    """The preset's model with the weights file ``path`` loaded (not yet prepared for inference).
+
+    Presets with a ``loader`` key (e.g. CFNet's MatConvNet ``.mat`` files) use that entry of
+    :data:`~siamtrack.models.registry.LOADERS` (``companions``: also load the files that go with
+    ``path``, e.g. CFNet's grayscale network); the others build ``preset["model"]`` and load the
+    PyTorch checkpoint strictly. Raises SiamtrackError for unreadable files and weights of another model.
+    """
+    if preset.get("loader"):
+        return LOADERS.get(preset["loader"])(preset, path, companions=companions)
+    model = build_model(preset["model"])
+    load_strict(model, read_state_dict(path), preset["name"], str(path))
+    return model
+
+
 def load_model(preset: dict, weights=None, device="cpu"):
     """Build the preset's model, load its weights strictly and prepare it for inference on ``device``.
 
     Raises SiamtrackError for missing weights, unreadable files and checkpoints of another model.
     """
     path = resolve_weights(preset, weights)
-    model = build_model(preset["model"])
-    load_strict(model, read_state_dict(path), preset["name"], str(path))
+    model = load_weights(preset, path)
     return model.prepare_inference().to(resolve_device(device) if isinstance(device, str) else device)
 
 

@@ -7,4 +7,5 @@ registry imports them before its first look-up.
 from siamtrack.models.registry import Registry
 
 TRACKERS = Registry("tracker", ["siamtrack.tracker.nanotrack", "siamtrack.tracker.siamrpn",
-                                "siamtrack.tracker.dasiamrpn"])
+                                "siamtrack.tracker.dasiamrpn", "siamtrack.tracker.siamfc", "siamtrack.tracker.cfnet",
+                                "siamtrack.tracker.siammask"])

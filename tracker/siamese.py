@@ -74,6 +74,7 @@ class SiameseBoxTracker(Tracker):
         """
         x, y, w, h = validate_box(box, frame.shape)
         self._set_target(frame, x, y, w, h)
+        self._reset_lost()
         self.channel_average = np.mean(frame, axis=(0, 1))
         self.pad = pad_colour(self.channel_average)
         z = self._crop(frame, self.cfg["exemplar_size"], self._round(self._context_size()))
@@ -143,4 +144,4 @@ class SiameseBoxTracker(Tracker):
         self.size = np.array([width, height])
         best_score = float(score[best])
         return TrackResult(box=np.array([cx - width / 2, cy - height / 2, width, height], dtype=np.float64),
-                           score=best_score, lost=best_score < self.lost_threshold)
+                           score=best_score, lost=self._flag_lost(best_score))

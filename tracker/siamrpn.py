@@ -137,6 +137,7 @@ class SiamRPNLTTracker(SiamRPNTracker):
             self.longterm_state = True
         elif best_score > cfg["confidence_high"]:
             self.longterm_state = False
+        self.lost = self.longterm_state  # the long-term tracker's own lost state (pysot's longterm_state)
         return TrackResult(box=np.array([cx - width / 2, cy - height / 2, width, height], dtype=np.float64),
                            score=best_score, lost=self.longterm_state)
 

@@ -1,0 +1,2 @@
+"""Evaluation measures: region overlap (``overlap``), OTB (``otb``), VOT (``vot``), GOT-10k (``got10k``),
+DAVIS (``davis``)."""

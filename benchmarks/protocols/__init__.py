@@ -1,0 +1,31 @@
+"""Evaluation protocols: how a tracker is run through a sequence.
+
+* :mod:`.ope` -- one pass from the first frame (OTB, GOT-10k, VOT unsupervised);
+* :mod:`.vot` -- VOT supervised baseline with re-initialisation after failures;
+* :mod:`.davis` -- one pass collecting the tracker's masks (DAVIS).
+
+Each takes a ready tracker (``init(frame, box)`` / ``update(frame) ->
+TrackResult``), a :class:`~siamtrack.benchmarks.datasets.Sequence` and a
+frame reader, and returns what was tracked plus the seconds spent in the
+tracker per frame (``time.perf_counter`` around ``init`` / ``update`` only).
+"""
+
+from __future__ import annotations
+
+from siamtrack.runner.sources import FolderSource
+
+__all__ = ["read_frame", "frame_progress"]
+
+
+def read_frame(path: str):
+    """BGR ``uint8`` ``(H, W, 3)`` frame; SiamtrackError naming the file when it cannot be decoded."""
+    return FolderSource.read_image(path)
+
+
+def frame_progress(seq, enabled: bool):
+    """A tqdm bar over the sequence's frames (second line, removed when done), or ``None``."""
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=len(seq), desc=f"  {seq.name}", unit="frame", leave=False, position=1, dynamic_ncols=True)

@@ -1,0 +1,138 @@
+"""Mask heads of SiamMask (Wang et al., "Fast Online Object Tracking and Segmentation: A Unifying Approach", CVPR 2019).
+
+Module trees follow STVIR/pysot ``pysot/models/head/mask.py`` (``MaskCorr``,
+``Refine``), which are those of foolwood/SiamMask
+``experiments/siammask_sharp/custom.py`` (``MaskCorr.mask`` = ``DepthCorr``,
+``Refine``) under other prefixes, so both families of checkpoints load
+strictly (see :mod:`siamtrack.models.siammask` for the key layouts).
+
+* :class:`MaskCorr` - a :class:`~siamtrack.models.heads.rpn.DepthwiseXCorr`
+  with ``63 * 63 = 3969`` outputs: 3x3 conv + BN + ReLU on both branches,
+  depthwise correlation, 1x1 conv + BN + ReLU, 1x1 conv. The correlation
+  feature ``(B, 256, 25, 25)`` is what the refinement uses; the head's output
+  ``(B, 3969, 25, 25)`` is a raw (pre-sigmoid) 63x63 mask per score-map cell.
+* :class:`Refine` - the "sharp" refinement: the correlation feature of one
+  cell is deconvolved to 15x15 and merged, coarse to fine, with the search
+  image's backbone features around that cell (layer2 15x15, layer1 31x31,
+  stem 61x61): each merge ``h(out) + v(feature)`` is upsampled to 31, 61 and
+  finally 127 (nearest neighbour, the references' ``F.upsample`` default) and
+  followed by a 3x3 conv (``post0..2``); the output is ``(B, 127*127)`` raw
+  logits of the 127x127 mask.
+
+Refine crop offsets (pysot / foolwood ``Refine.forward`` at test time): for
+the cell ``pos = (row, col)`` of the 25x25 map the stem feature (125x125, zero
+padded by 16) is cropped 61x61 at ``4 * pos``, layer1 (63x63, padded by 8)
+31x31 at ``2 * pos``, layer2 (31x31, padded by 4) 15x15 at ``pos``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from siamtrack.models.heads.rpn import DepthwiseXCorr
+from siamtrack.models.registry import HEADS
+from siamtrack.models.xcorr import xcorr_depthwise
+
+__all__ = ["MaskCorr", "Refine", "crop_padded"]
+
+
+class MaskCorr(DepthwiseXCorr):
+    """SiamMask's mask branch (keys ``conv_kernel``, ``conv_search``, ``head``; ``head.3`` has 3969 outputs).
+
+    ``forward(kernel, search)`` -> ``(mask, corr_feature)`` as pysot's
+    ``MaskCorr.forward``; ``template(zf)`` once, then ``correlate(state, xf)``
+    gives the correlation feature alone (all the tracker needs with the
+    refinement) and ``head(feature)`` the raw masks.
+    """
+
+    def forward(self, kernel, search):
+        feature = xcorr_depthwise(self.conv_search(search), self.conv_kernel(kernel))
+        return self.head(feature), feature
+
+    def correlate(self, state, xf):
+        """Correlation feature ``(B, C, S, S)`` of search features ``xf`` with a :meth:`template` state
+        (the depthwise kernels ``(B*C, 1, h, w)`` and ``B``): ``track`` without the head."""
+        kernel, b = state
+        search = self.conv_search(xf)
+        if search.shape[0] != b:
+            raise ValueError(f"track: search batch {search.shape[0]} differs from the template batch {b}")
+        n, c, h, w = search.shape
+        feat = F.conv2d(search.reshape(1, n * c, h, w), kernel, groups=n * c)
+        return feat.reshape(n, c, feat.shape[2], feat.shape[3])
+
+
+def crop_padded(f: torch.Tensor, pad: int, top: int, left: int, size: int) -> torch.Tensor:
+    """``F.pad(f, [pad] * 4)[:, :, top:top + size, left:left + size]`` without padding the whole map.
+
+    ``f`` ``(B, C, H, W)``; ``top`` / ``left`` index the padded map. Only the
+    crop is zero-padded, so the cost does not grow with ``H * W``. Same values
+    as the reference expression (exactly: zeros and copies).
+    """
+    _, _, h, w = f.shape
+    y0, x0 = top - pad, left - pad  # crop origin in unpadded coordinates
+    y1, x1 = y0 + size, x0 + size
+    iy0, ix0, iy1, ix1 = max(y0, 0), max(x0, 0), min(y1, h), min(x1, w)
+    if iy1 <= iy0 or ix1 <= ix0:
+        return f.new_zeros((f.shape[0], f.shape[1], size, size))
+    crop = f[:, :, iy0:iy1, ix0:ix1]
+    border = (ix0 - x0, x1 - ix1, iy0 - y0, y1 - iy1)  # left, right, top, bottom
+    return F.pad(crop, border) if any(border) else crop
+
+
+def _conv_relu_x2(cin: int, mid: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, mid, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(mid, cout, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class Refine(nn.Module):
+    """SiamMask "sharp" refinement module (keys ``v0..v2``, ``h0..h2``, ``deconv``, ``post0..post2``).
+
+    ``forward(f, corr_feature, pos)``: ``f`` = ``[stem (B, 64, 125, 125),
+    layer1 (B, 256, 63, 63), layer2 (B, 512, 31, 31)]`` of the 255x255 search
+    crop, ``corr_feature`` ``(B, 256, 25, 25)`` from :class:`MaskCorr`, ``pos``
+    = ``(row, col)`` of the chosen cell (ints, 0..24). Returns ``(B, 127*127)``
+    raw logits (row-major 127x127 mask over the exemplar-sized window centred
+    on that cell). Source: pysot ``Refine.forward`` / foolwood
+    ``Refine.forward(test=True)``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.v0 = _conv_relu_x2(64, 16, 4)
+        self.v1 = _conv_relu_x2(256, 64, 16)
+        self.v2 = _conv_relu_x2(512, 128, 32)
+        self.h2 = _conv_relu_x2(32, 32, 32)
+        self.h1 = _conv_relu_x2(16, 16, 16)
+        self.h0 = _conv_relu_x2(4, 4, 4)
+        self.deconv = nn.ConvTranspose2d(256, 32, 15, 15)
+        self.post0 = nn.Conv2d(32, 16, 3, padding=1)
+        self.post1 = nn.Conv2d(16, 4, 3, padding=1)
+        self.post2 = nn.Conv2d(4, 1, 3, padding=1)
+
+    def forward(self, f, corr_feature, pos):
+        row, col = int(pos[0]), int(pos[1])
+        if not (0 <= row < corr_feature.shape[2] and 0 <= col < corr_feature.shape[3]):
+            raise ValueError(f"Refine: position {(row, col)} outside the {tuple(corr_feature.shape[2:])} map")
+        p0 = crop_padded(f[0], 16, 4 * row, 4 * col, 61)
+        p1 = crop_padded(f[1], 8, 2 * row, 2 * col, 31)
+        p2 = crop_padded(f[2], 4, row, col, 15)
+        p3 = corr_feature[:, :, row : row + 1, col : col + 1]
+        out = self.deconv(p3)
+        out = self.post0(F.interpolate(self.h2(out) + self.v2(p2), size=(31, 31), mode="nearest"))
+        out = self.post1(F.interpolate(self.h1(out) + self.v1(p1), size=(61, 61), mode="nearest"))
+        out = self.post2(F.interpolate(self.h0(out) + self.v0(p0), size=(127, 127), mode="nearest"))
+        return out.reshape(out.shape[0], 127 * 127)
+
+
+@HEADS.register("mask_corr")
+def mask_corr(in_channels: int = 256, hidden: int = 256, out_channels: int = 63 * 63) -> MaskCorr:
+    """SiamMask mask branch (pysot ``MaskCorr``; foolwood ``MaskCorr.mask`` = ``DepthCorr(256, 256, 63**2)``)."""
+    return MaskCorr(in_channels, hidden, out_channels)
+
+
+@HEADS.register("refine")
+def refine() -> Refine:
+    """SiamMask refinement module (pysot / foolwood ``Refine``)."""
+    return Refine()
