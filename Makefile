@@ -52,8 +52,10 @@ weights:
 	  done; done; \
 	else echo "no $(SHARED)/weights/cfnet: import the CFNet .mat files with 'siamtrack weights import FILE --model cfnet-conv2'"; fi
 
+# Two pytest workers (pytest-xdist), whole test files per worker so module-scoped models are built once.
+TEST_WORKERS ?= 2
 test:
-	$(PYTHON) -m pytest tests -q
+	$(PYTHON) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
 
 bench:
 	$(PYTHON) -m siamtrack.benchmarks.speed_nanotrack

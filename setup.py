@@ -35,6 +35,6 @@ setup(
         "scipy",  # CFNet's MatConvNet .mat networks (scipy.io.loadmat)
         "vot-trax",  # siamtrack trax: TraX server for the VOT toolkit (imported only by that command)
     ],
-    extras_require={"test": ["pytest", "shapely", "scipy", "pillow"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "shapely", "scipy", "pillow"]},
     entry_points={"console_scripts": ["siamtrack = siamtrack.cli:main"]},
 )

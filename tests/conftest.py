@@ -5,6 +5,13 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core (pytest-xdist): one torch thread each, so that two workers
+    # on a 2-core machine do not fight over the cores with spinning OpenMP threads.
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
