@@ -33,3 +33,14 @@ def nanotrack_weights(shared: Path, version: int) -> Path:
 def fixture_frame_path(shared: Path, frame: str) -> Path:
     """Map a frame path recorded in a NanoTrack fixture (``davis2016/...``) to the shared data layout."""
     return shared / "data" / frame.replace("davis2016/", "davis/JPEGImages/480p/")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module, as the CLI's default (faster than two on a shared 2-core machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

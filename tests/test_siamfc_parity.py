@@ -34,13 +34,7 @@ TOL = 1e-4
 ONE_BASED = np.array([1.0, 1.0, 0.0, 0.0])  # got10k boxes are 1-based [x, y, w, h]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as the CLI's default: faster than two on this shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

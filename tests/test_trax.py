@@ -37,16 +37,6 @@ def _one_line_error(proc, *words):
         assert w in lines[0]
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread, as `siamtrack trax` and `siamtrack bench` run: two spinning threads collapse on a
-    busy 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- TraX server, driven in-process

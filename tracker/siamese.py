@@ -126,20 +126,21 @@ class SiameseBoxTracker(Tracker):
         img_h, img_w = frame.shape[:2]
         return max(0, min(cx, img_w)), max(0, min(cy, img_h)), max(10, min(width, img_w)), max(10, min(height, img_h))
 
+    def _step(self, score, pred, scale_z: float, best: int, penalty) -> tuple:
+        """The chosen candidate in frame pixels, its size smoothed with ``lr = penalty * score * LR``
+        (pysot ``SiamRPNTracker.track``): unclipped ``(cx, cy, w, h)``."""
+        bbox = pred[:, best] / scale_z
+        lr = penalty[best] * score[best] * self.cfg["lr"]
+        return (bbox[0] + self.center_pos[0], bbox[1] + self.center_pos[1],
+                self.size[0] * (1 - lr) + bbox[2] * lr, self.size[1] * (1 - lr) + bbox[3] * lr)
+
     def update(self, frame: np.ndarray) -> TrackResult:
         """Track the target into ``frame``; returns the new box and the raw foreground score of the choice."""
         cfg = self.cfg
         score, pred, scale_z = self._search(frame, cfg["instance_size"])
         best, penalty = self._select(score, pred, self.size * scale_z, self.window, cfg["window_influence"])
 
-        bbox = pred[:, best] / scale_z
-        lr = penalty[best] * score[best] * cfg["lr"]
-        cx = bbox[0] + self.center_pos[0]
-        cy = bbox[1] + self.center_pos[1]
-        width = self.size[0] * (1 - lr) + bbox[2] * lr
-        height = self.size[1] * (1 - lr) + bbox[3] * lr
-
-        cx, cy, width, height = self._clip(frame, cx, cy, width, height)
+        cx, cy, width, height = self._clip(frame, *self._step(score, pred, scale_z, best, penalty))
         self.center_pos = np.array([cx, cy])
         self.size = np.array([width, height])
         best_score = float(score[best])

@@ -156,15 +156,8 @@ class SiamMaskTracker(SiamRPNTracker):
         score, pred, scale_z, side, search = self._search_with_mask(frame)
         best, penalty = self._select(score, pred, self.size * scale_z, self.window, cfg["window_influence"])
 
-        bbox = pred[:, best] / scale_z
-        lr = penalty[best] * score[best] * cfg["lr"]
-        cx = bbox[0] + self.center_pos[0]
-        cy = bbox[1] + self.center_pos[1]
-        width = self.size[0] * (1 - lr) + bbox[2] * lr
-        height = self.size[1] * (1 - lr) + bbox[3] * lr
-        unclipped = (cx, cy, width, height)
-
-        cx, cy, width, height = self._clip(frame, cx, cy, width, height)
+        unclipped = self._step(score, pred, scale_z, best, penalty)
+        cx, cy, width, height = self._clip(frame, *unclipped)
         self.center_pos = np.array([cx, cy])
         self.size = np.array([width, height])
 
