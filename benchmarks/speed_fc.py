@@ -23,11 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
+from siamtrack.benchmarks.timing import best_fps
 from siamtrack.benchmarks.speed_nanotrack import default_shared
 from siamtrack.boxes import axis_aligned_init_box, read_boxes
 from siamtrack.models.checkpoint import load_strict
@@ -83,16 +83,7 @@ def main(argv=None) -> None:
         else:
             tracker = create_tracker(name, weights=Path(args.cfnet_dir) / get_preset(name)["weights"]["file"])
             ref = None
-        best = float("inf")
-        for _ in range(args.rounds):
-            tracker.init(frames[0], box)
-            for f in frames[1:5]:
-                tracker.update(f)
-            t0 = time.perf_counter()
-            for f in frames[5:40]:
-                tracker.update(f)
-            best = min(best, time.perf_counter() - t0)
-        fps = 35 / best
+        fps = best_fps(tracker, frames, box, args.rounds)
         ref_text = f"{ref:14.2f}" if ref else f"{'n/a':>14s}"
         ratio = f"{fps / ref:7.2f}" if ref else f"{'':>7s}"
         print(f"{name:14s} {fps:14.2f} {1000 / fps:9.1f} {ref_text} {ratio}", flush=True)
