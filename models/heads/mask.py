@@ -51,17 +51,6 @@ class MaskCorr(DepthwiseXCorr):
         feature = xcorr_depthwise(self.conv_search(search), self.conv_kernel(kernel))
         return self.head(feature), feature
 
-    def correlate(self, state, xf):
-        """Correlation feature ``(B, C, S, S)`` of search features ``xf`` with a :meth:`template` state
-        (the depthwise kernels ``(B*C, 1, h, w)`` and ``B``): ``track`` without the head."""
-        kernel, b = state
-        search = self.conv_search(xf)
-        if search.shape[0] != b:
-            raise ValueError(f"track: search batch {search.shape[0]} differs from the template batch {b}")
-        n, c, h, w = search.shape
-        feat = F.conv2d(search.reshape(1, n * c, h, w), kernel, groups=n * c)
-        return feat.reshape(n, c, feat.shape[2], feat.shape[3])
-
 
 def crop_padded(f: torch.Tensor, pad: int, top: int, left: int, size: int) -> torch.Tensor:
     """``F.pad(f, [pad] * 4)[:, :, top:top + size, left:left + size]`` without padding the whole map.

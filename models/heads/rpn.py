@@ -168,14 +168,23 @@ class DepthwiseXCorr(nn.Module):
         k = self.conv_kernel(zf)
         return k.reshape(-1, 1, k.shape[2], k.shape[3]).contiguous(), k.shape[0]
 
-    def track(self, state, xf):
+    def correlate(self, state, xf):
+        """Correlation feature ``(B, C, S, S)`` of search features ``xf`` with a :meth:`template` state
+        (the depthwise kernels ``(B*C, 1, h, w)`` and ``B``): :meth:`track` without the head.
+
+        Raises:
+            ValueError: the search batch differs from the template's.
+        """
         kernel, b = state
         search = self.conv_search(xf)
         if search.shape[0] != b:
             raise ValueError(f"track: search batch {search.shape[0]} differs from the template batch {b}")
         n, c, h, w = search.shape
         feat = F.conv2d(search.reshape(1, n * c, h, w), kernel, groups=n * c)
-        return self.head(feat.reshape(n, c, feat.shape[2], feat.shape[3]))
+        return feat.reshape(n, c, feat.shape[2], feat.shape[3])
+
+    def track(self, state, xf):
+        return self.head(self.correlate(state, xf))
 
 
 class DepthwiseRPN(nn.Module):
