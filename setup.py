@@ -5,13 +5,24 @@ The repository root is the ``siamtrack`` package: ``models/``, ``tracker/``,
 generic top-level module lands in site-packages.
 """
 
-from setuptools import setup
+import sys
+
+from setuptools import Extension, setup
 
 SUBPACKAGES = [
     "models", "models.backbones", "models.necks", "models.heads",
     "tracker", "runner", "benchmarks",
     "benchmarks.datasets", "benchmarks.measures", "benchmarks.protocols",
 ]
+
+# Small CPU kernels (depthwise convolution on channels-last maps, see models/csrc/kernels.c). Optional: without
+# a C compiler the install still succeeds and siamtrack.models.fastops falls back to torch's own operators.
+KERNELS = Extension(
+    "siamtrack.models._kernels",
+    sources=["models/csrc/kernels.c"],
+    extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c11"],
+    optional=True,
+)
 
 setup(
     name="siamtrack",
@@ -23,6 +34,7 @@ setup(
     python_requires=">=3.10",
     package_dir={"siamtrack": "."},
     packages=["siamtrack"] + [f"siamtrack.{p}" for p in SUBPACKAGES],
+    ext_modules=[KERNELS],
     install_requires=[
         "torch",
         "opencv-python",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["fuse_conv_bn", "fold_batchnorm", "affine_1x1", "PointwiseLinear", "pointwise_as_linear"]
+__all__ = ["fuse_conv_bn", "fold_batchnorm", "affine_1x1", "PointwiseLinear", "pointwise_as_linear", "pointwise_conv",
+           "drop_identities"]
 
 
 @torch.no_grad()
@@ -76,9 +77,18 @@ class PointwiseLinear(nn.Module):
         self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone(), requires_grad=False)
 
     def forward(self, x):
-        if x.is_contiguous(memory_format=torch.channels_last):
-            return torch.nn.functional.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
-        return torch.nn.functional.conv2d(x, self.weight[:, :, None, None], self.bias)
+        return pointwise_conv(x, self.weight, self.bias)
+
+
+def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias=None) -> torch.Tensor:
+    """1x1 convolution of ``x`` ``(B, Cin, H, W)`` with ``weight`` ``(Cout, Cin)`` and ``bias`` ``(Cout,)`` or None.
+
+    A channels-last ``x`` goes through one ``linear`` on its ``(B, H, W, Cin)``
+    view (result channels-last, no copies); any other layout through ``conv2d``.
+    """
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return torch.nn.functional.linear(x.permute(0, 2, 3, 1), weight, bias).permute(0, 3, 1, 2)
+    return torch.nn.functional.conv2d(x, weight[:, :, None, None], bias)
 
 
 def pointwise_as_linear(module: nn.Module) -> int:
@@ -121,3 +131,19 @@ def affine_1x1(seq: nn.Module):
         w = w * scale[:, None]
         b = (b - bn.running_mean.double()) * scale + bn.bias.double()
     return w, b
+
+
+def drop_identities(module: nn.Module) -> int:
+    """Remove ``nn.Identity`` entries (folded BatchNorms, fused activations) from every ``nn.Sequential``.
+
+    The remaining modules keep their names, so state-dict keys are unchanged;
+    positional indexing of those Sequentials is no longer meaningful. Saves a
+    module call per removed entry. In place; returns the number removed.
+    """
+    count = 0
+    for mod in list(module.modules()):
+        if isinstance(mod, nn.Sequential):
+            for name in [n for n, m in mod._modules.items() if isinstance(m, nn.Identity)]:
+                del mod._modules[name]
+                count += 1
+    return count

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from siamtrack.models.fastops import fuse_activations
 from siamtrack.models.fuse import fold_batchnorm, pointwise_as_linear
 from siamtrack.models.registry import BACKBONES, HEADS, NECKS
 
@@ -108,8 +109,10 @@ class SiameseModel(nn.Module):
         channels-last view (:class:`~siamtrack.models.fuse.PointwiseLinear`):
         the trackers' crops are HWC images, so their tensors are channels-last
         views with no copy, and depthwise convolutions run several times
-        faster in that layout on CPU. Outputs equal the reference path up to
-        float32 rounding (parity tests).
+        faster in that layout on CPU; depthwise convolutions and the
+        activation after them become one C-kernel call
+        (:func:`~siamtrack.models.fastops.fuse_activations`). Outputs equal the
+        reference path up to float32 rounding (parity tests).
         """
         self.eval()
         fold_batchnorm(self)
@@ -117,6 +120,7 @@ class SiameseModel(nn.Module):
             p.requires_grad_(False)
         if channels_last:
             pointwise_as_linear(self)
+            fuse_activations(self)
             self.to(memory_format=torch.channels_last)
         return self
 

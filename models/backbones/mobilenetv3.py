@@ -61,9 +61,16 @@ class SqueezeExcite(nn.Module):
             nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Hardsigmoid()
         )
 
+    def gate_weights(self, x):
+        """Per-channel factors ``(B, C)`` of ``x`` ``(B, C, H, W)`` (hard-sigmoid of the pooled MLP)."""
+        return self.fc(x.mean((2, 3)))
+
+    def gate_params(self) -> tuple:
+        """``(w1 (Hd, C), b1, w2 (C, Hd), b2, 0)``: the MLP for the fused C gate (kind 0: ReLU, hard-sigmoid)."""
+        return self.fc[0].weight, self.fc[0].bias, self.fc[2].weight, self.fc[2].bias, 0
+
     def forward(self, x):
-        y = self.fc(x.mean((2, 3)))
-        return x * y[:, :, None, None]
+        return x * self.gate_weights(x)[:, :, None, None]
 
 
 def _act(hard_swish: bool) -> nn.Module:

@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from siamtrack.models.fuse import affine_1x1
+from siamtrack.models.fastops import gate_inplace
+from siamtrack.models.fuse import affine_1x1, pointwise_conv
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_depthwise, xcorr_pixelwise
 
@@ -42,10 +43,22 @@ class ChannelAttention(nn.Module):
         self.fc1 = nn.Conv2d(channels, channels, 1)
         self.fc2 = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, x):
+    def gate_weights(self, x):
+        """Per-channel factors ``(B, C)`` of ``x`` ``(B, C, H, W)``: sigmoid(fc2(relu(fc1(mean))))."""
         y = x.mean((2, 3), keepdim=True)
-        y = torch.sigmoid(self.fc2(torch.relu(self.fc1(y))))
-        return x * y
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(y))))[:, :, 0, 0]
+
+    def gate_params(self) -> tuple:
+        """``(w1 (C, C), b1, w2 (C, C), b2, 1)`` for the fused C gate (kind 1: ReLU, sigmoid)."""
+        c = self.fc1.out_channels
+        return (self.fc1.weight.reshape(c, -1), self.fc1.bias, self.fc2.weight.reshape(c, -1), self.fc2.bias, 1)
+
+    def forward(self, x):
+        return x * self.gate_weights(x)[:, :, None, None]
+
+    def apply_(self, x):
+        """:meth:`forward` computed in place on ``x`` (a tensor the caller owns); returns ``x``."""
+        return gate_inplace(x, self)
 
 
 def _pw_bn(cin: int, cout: int) -> nn.Sequential:
@@ -80,8 +93,9 @@ def _compose_pixelwise(kernel: torch.Tensor, search_affine) -> tuple:
     return k @ w, k @ b
 
 
-def _as_conv(weight: torch.Tensor, bias: torch.Tensor, dtype) -> tuple:
-    return weight.to(dtype)[:, :, None, None].contiguous(), bias.to(dtype).contiguous()
+def _as_pointwise(weight: torch.Tensor, bias: torch.Tensor, dtype) -> tuple:
+    """``(Cout, Cin)`` weight and ``(Cout,)`` bias in ``dtype`` for :func:`~siamtrack.models.fuse.pointwise_conv`."""
+    return weight.to(dtype).contiguous(), bias.to(dtype).contiguous()
 
 
 class BANv1(nn.Module):
@@ -108,11 +122,11 @@ class BANv1(nn.Module):
 
     def template(self, zf):
         w, b = _compose_pixelwise(zf, None)
-        return _as_conv(w, b, zf.dtype)
+        return _as_pointwise(w, b, zf.dtype)
 
     def track(self, state, xf):
         w, b = state
-        return self._towers(self.corr_pw.CA_layer(F.conv2d(xf, w, b)))
+        return self._towers(self.corr_pw.CA_layer.apply_(pointwise_conv(xf, w, b)))
 
 
 class PixelwiseCorrV2(nn.Module):
@@ -157,13 +171,13 @@ class BANv2(nn.Module):
             parts.append(_compose_pixelwise(corr.conv_kernel(zf), affine_1x1(corr.conv_search)))
         w = torch.cat([p[0] for p in parts])
         b = torch.cat([p[1] for p in parts])
-        return _as_conv(w, b, zf.dtype)
+        return _as_pointwise(w, b, zf.dtype)
 
     def track(self, state, xf):
-        feat = F.conv2d(xf, *state)
-        n = feat.shape[1] // 2
-        reg = self.corr_pw_reg.CA_layer(feat[:, :n])
-        cls = self.corr_pw_cls.CA_layer(feat[:, n:])
+        w, b = state
+        n = w.shape[0] // 2  # reg rows, then cls rows: two products so each branch owns a contiguous map
+        reg = self.corr_pw_reg.CA_layer.apply_(pointwise_conv(xf, w[:n], b[:n]))
+        cls = self.corr_pw_cls.CA_layer.apply_(pointwise_conv(xf, w[n:], b[n:]))
         return self._towers(reg, cls)
 
 
@@ -241,13 +255,13 @@ class BANv3(nn.Module):
             ws.append(w)
             bs.append(b)
             dw_kernels.append(corr.conv_kernel(zc)[0])  # (C, 4, 4)
-        w, b = _as_conv(torch.cat(ws), torch.cat(bs), zf.dtype)
+        w, b = _as_pointwise(torch.cat(ws), torch.cat(bs), zf.dtype)
         dw = torch.cat(dw_kernels)[:, None].contiguous()  # (2C, 1, 4, 4)
         return w, b, dw
 
     def track(self, state, xf):
         w, b, dw = state
-        feat = F.conv2d(xf, w, b)
+        feat = pointwise_conv(xf, w, b)
         pw_reg, pw_cls, dw_in = feat[:, :64], feat[:, 64:128], feat[:, 128:]
         dw_out = F.conv2d(dw_in, dw, padding=1, groups=dw.shape[0])
         c = dw_out.shape[1] // 2

@@ -1,0 +1,328 @@
+"""Inference fast paths for channels-last CPU maps: fused convolution + bias + activation (see :func:`fuse_activations`).
+
+oneDNN pays a fixed ~50-60 us per depthwise convolution call on this
+project's small maps (NanoTrack's 16x16 towers: ~0.2 M multiply-adds each),
+several times the arithmetic, and every separate bias / activation op is one
+more pass and one more dispatch. Built by
+:meth:`~siamtrack.models.siamese.SiameseModel.prepare_inference`:
+
+* :class:`DepthwiseConv`: depthwise convolution, its bias (the folded
+  BatchNorm) and the activation after it in one pass of the C kernel
+  ``siamtrack.models._kernels.depthwise_nhwc`` (``models/csrc/kernels.c``,
+  built by ``setup.py``);
+* :class:`GateAct`: a squeeze-excite gate and the activation after it, in place;
+* :class:`PointwiseAct`: a 1x1 convolution as one matrix product over the
+  channels-last view, then bias + activation in one in-place pass;
+* :class:`ConvAct`: any other convolution + activation as one oneDNN call
+  (``mkldnn::_convolution_pointwise``, the fused op PyTorch's own CPU
+  compiler emits).
+
+The fast path is taken for float32, batch-1, channels-last CPU tensors outside
+autograd; anything else (CUDA, NCHW, batches, or a build without the C
+extension) runs ``F.conv2d`` + the activation, so results are the same up to
+float32 summation order (~1e-6 relative; the parity tests cover both).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from siamtrack.models.fuse import PointwiseLinear, drop_identities, pointwise_conv
+
+try:  # optional C extension (setup.py builds it when a C compiler is available)
+    from siamtrack.models import _kernels
+except ImportError:  # pragma: no cover - exercised only on installs without a compiler
+    _kernels = None
+
+__all__ = ["kernels_available", "FastModule", "DepthwiseConv", "GateAct", "gate_inplace", "PointwiseAct", "ConvAct",
+           "FastSequential", "fuse_activations", "ACT_CODES"]
+
+#: Activation codes of the C kernels: 0 none, 1 ReLU, 2 ReLU6, 3 hard-swish (Howard et al., ICCV 2019).
+ACT_CODES = {None: 0, "relu": 1, "relu6": 2, "hardswish": 3}
+
+# Depthwise convolutions with fewer channels than this stay with oneDNN: the kernel vectorises over
+# channels, and on wide shallow maps (MobileNetV3's 16-channel 128x128 stage) oneDNN is faster.
+MIN_KERNEL_CHANNELS = 32
+
+
+def kernels_available() -> bool:
+    """True when the C extension ``siamtrack.models._kernels`` was built and imports."""
+    return _kernels is not None
+
+
+def _activation_name(mod: nn.Module):
+    """``"relu"`` / ``"relu6"`` / ``"hardswish"`` for those activation modules, else None."""
+    if isinstance(mod, nn.ReLU6) or (isinstance(mod, nn.Hardtanh) and mod.min_val == 0.0 and mod.max_val == 6.0):
+        return "relu6"
+    if isinstance(mod, nn.ReLU):
+        return "relu"
+    if isinstance(mod, nn.Hardswish):
+        return "hardswish"
+    return None
+
+
+def _apply_activation(y: torch.Tensor, act) -> torch.Tensor:
+    if act == "relu":
+        return F.relu(y)
+    if act == "relu6":
+        return F.hardtanh(y, 0.0, 6.0)
+    if act == "hardswish":
+        return F.hardswish(y)
+    return y
+
+
+def _fast(x: torch.Tensor) -> bool:
+    """The C fast path applies: C extension built, float32 batch-1 channels-last CPU tensor outside autograd."""
+    return (_kernels is not None and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
+            and x.shape[0] == 1 and not x.requires_grad and x.is_contiguous(memory_format=torch.channels_last))
+
+
+class FastModule(nn.Module):
+    """A module with a ``fast_forward(x)`` for inputs where :func:`_fast` holds (its output then holds it too)
+    and a ``slow_forward(x)`` (torch operators) for everything else."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fast_forward(x) if _fast(x) else self.slow_forward(x)
+
+    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def slow_forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class DepthwiseConv(FastModule):
+    """Depthwise ``k x k`` convolution (zero padding, dilation 1) + bias + optional activation.
+
+    Built from a ``Conv2d`` with ``groups == in_channels == out_channels``
+    (weights ``(C, 1, k, k)``, BatchNorm already folded in). Input ``(B, C, H,
+    W)`` float32; output ``(B, C, Ho, Wo)`` with ``Ho = (H + 2 p - k) // s + 1``,
+    channels-last on the fast path. ``act`` is None, ``"relu"``, ``"relu6"`` or
+    ``"hardswish"``. Convolutions with fewer than ``MIN_KERNEL_CHANNELS``
+    channels use oneDNN even on the fast path.
+    """
+
+    def __init__(self, conv: nn.Conv2d, act=None):
+        super().__init__()
+        if act not in ACT_CODES:
+            raise ValueError(f"DepthwiseConv: unknown activation {act!r}")
+        c = conv.out_channels
+        self.channels, self.kernel = c, conv.kernel_size[0]
+        self.stride, self.padding = conv.stride[0], conv.padding[0]
+        self.act, self.act_code = act, ACT_CODES[act]
+        weight = conv.weight.detach()
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(c, dtype=weight.dtype,
+                                                                             device=weight.device)
+        self.register_buffer("weight", weight.clone())
+        self.register_buffer("bias", bias.clone().contiguous())
+        # (k, k, C): the kernel's layout, one contiguous channel vector per tap.
+        self.register_buffer("weight_hwc", weight[:, 0].permute(1, 2, 0).contiguous())
+        self.use_kernel = c >= MIN_KERNEL_CHANNELS
+
+    def extra_repr(self) -> str:
+        return (f"{self.channels}, kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
+                f"act={self.act}, c_kernel={self.use_kernel and _kernels is not None}")
+
+    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.use_kernel:
+            return self.slow_forward(x).contiguous(memory_format=torch.channels_last)
+        _, c, h, w = x.shape
+        k, s, p = self.kernel, self.stride, self.padding
+        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        y = torch.empty((1, ho, wo, c), dtype=x.dtype)
+        _kernels.depthwise_nhwc(x.data_ptr(), self.weight_hwc.data_ptr(), self.bias.data_ptr(), y.data_ptr(),
+                                h, w, c, k, s, p, ho, wo, self.act_code)
+        return y.permute(0, 3, 1, 2)
+
+    def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight
+        if x.is_contiguous(memory_format=torch.channels_last):
+            weight = weight.contiguous(memory_format=torch.channels_last)
+        y = F.conv2d(x, weight, self.bias, self.stride, self.padding, 1, self.channels)
+        return _apply_activation(y, self.act)
+
+
+class GateAct(FastModule):
+    """A channel gate (``x * g(x)``: squeeze-excite, channel attention) followed by an activation (or none).
+
+    ``gate`` exposes ``gate_weights(x) -> (B, C)`` and, for the one-call C path,
+    ``gate_params() -> (w1 (Hd, C), b1, w2 (C, Hd), b2, kind)`` (kind 0:
+    ReLU then hard-sigmoid, 1: ReLU then sigmoid). The fast path works in
+    place on ``x``: :func:`fuse_activations` builds it only right after a
+    :class:`DepthwiseConv`, whose output is a fresh tensor.
+    """
+
+    def __init__(self, gate: nn.Module, act=None):
+        super().__init__()
+        self.gate, self.act, self.act_code = gate, act, ACT_CODES[act]
+
+    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return gate_inplace(x, self.gate, self.act)
+
+    def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _apply_activation(x * self.gate.gate_weights(x)[:, :, None, None], self.act)
+
+
+def gate_inplace(x: torch.Tensor, gate: nn.Module, act=None) -> torch.Tensor:
+    """``act(x * gate.gate_weights(x))`` computed in place on ``x`` (which the caller owns); returns ``x``."""
+    if _fast(x) and hasattr(gate, "gate_params"):
+        w1, b1, w2, b2, kind = gate.gate_params()
+        _kernels.gate_act_nhwc(x.data_ptr(), x.shape[2] * x.shape[3], x.shape[1], w1.data_ptr(), b1.data_ptr(),
+                               w1.shape[0], w2.data_ptr(), b2.data_ptr(), kind, ACT_CODES[act])
+        return x
+    g = gate.gate_weights(x)
+    if _fast(x) and g.is_contiguous():
+        _kernels.scale_act_nhwc(x.data_ptr(), g.data_ptr(), x.shape[2] * x.shape[3], x.shape[1], ACT_CODES[act])
+        return x
+    x.mul_(g[:, :, None, None])
+    return _apply_activation(x, act)
+
+
+class PointwiseAct(PointwiseLinear, FastModule):
+    """1x1 convolution (as :class:`~siamtrack.models.fuse.PointwiseLinear`) followed by an activation (or none).
+
+    Fast path: ``y = x_hwc @ W^T`` (one ``mm`` on the ``(H*W, Cin)`` view), then
+    ``y = act(y + b)`` in place by the C kernel ``bias_act_nhwc``. Input ``(1,
+    Cin, H, W)`` float32 channels-last; output ``(1, Cout, H, W)`` channels-last.
+    """
+
+    def __init__(self, pw: PointwiseLinear, act=None):
+        nn.Module.__init__(self)
+        self.in_channels, self.out_channels = pw.in_channels, pw.out_channels
+        self.act, self.act_code = act, ACT_CODES[act]
+        self.weight = pw.weight
+        self.bias = pw.bias
+        zero = torch.zeros(pw.out_channels, dtype=pw.weight.dtype, device=pw.weight.device)
+        self.register_buffer("weight_t", pw.weight.detach().t().contiguous())  # (Cin, Cout)
+        self.register_buffer("bias_or_zero", (pw.bias.detach() if pw.bias is not None else zero).contiguous())
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, act={self.act}"
+
+    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, c, h, w = x.shape
+        y = torch.mm(x.permute(0, 2, 3, 1).reshape(h * w, c), self.weight_t)
+        _kernels.bias_act_nhwc(y.data_ptr(), self.bias_or_zero.data_ptr(), 0, h * w, self.out_channels,
+                               self.act_code)
+        return y.view(1, h, w, self.out_channels).permute(0, 3, 1, 2)
+
+    def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _apply_activation(pointwise_conv(x, self.weight, self.bias), self.act)
+
+    forward = FastModule.forward
+
+
+_MKLDNN_CONV_ACT = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
+_MKLDNN_ATTR = {"relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0]), "hardswish": ("hardswish", [])}
+
+
+class ConvAct(FastModule):
+    """Dense (or grouped) ``Conv2d`` followed by an activation: one oneDNN call
+    (``mkldnn::_convolution_pointwise``) on the fast path, ``conv2d`` then the activation otherwise."""
+
+    def __init__(self, conv: nn.Conv2d, act):
+        super().__init__()
+        self.conv, self.act = conv, act
+        self.attr, self.scalars = _MKLDNN_ATTR[act]
+        self.mkldnn = _MKLDNN_CONV_ACT is not None and isinstance(conv.padding, tuple) and \
+            conv.padding_mode == "zeros"
+
+    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv
+        if not self.mkldnn:
+            return self.slow_forward(x).contiguous(memory_format=torch.channels_last)
+        return _MKLDNN_CONV_ACT(x, c.weight, c.bias, list(c.padding), list(c.stride), list(c.dilation), c.groups,
+                                self.attr, self.scalars, "")
+
+    def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _apply_activation(self.conv(x), self.act)
+
+
+class FastSequential(nn.Sequential):
+    """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`_fast` check, then each ``fast_forward``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _fast(x):
+            for m in self._modules.values():
+                x = m.fast_forward(x)
+        else:
+            for m in self._modules.values():
+                x = m.slow_forward(x)
+        return x
+
+
+def _is_depthwise(m: nn.Module) -> bool:
+    return (isinstance(m, nn.Conv2d) and m.groups == m.in_channels == m.out_channels and m.groups > 1
+            and m.kernel_size[0] == m.kernel_size[1] and m.stride[0] == m.stride[1]
+            and m.padding[0] == m.padding[1] and m.dilation == (1, 1) and m.padding_mode == "zeros"
+            and not isinstance(m.padding, str))
+
+
+def _next_index(mods: list, i: int) -> int:
+    """Index of the first module after ``i`` that is not ``nn.Identity`` (``len(mods)`` if none)."""
+    j = i + 1
+    while j < len(mods) and isinstance(mods[j], nn.Identity):
+        j += 1
+    return j
+
+
+def fuse_activations(module: nn.Module) -> int:
+    """Fuse convolutions with the activation after them, in place; returns the number of modules replaced.
+
+    Every depthwise ``Conv2d`` becomes a :class:`DepthwiseConv` and every
+    :class:`~siamtrack.models.fuse.PointwiseLinear` a :class:`PointwiseAct`.
+    Inside an ``nn.Sequential``, the activation (ReLU, ReLU6, Hardswish) that
+    follows a convolution (after any ``Identity``, e.g. a folded BatchNorm) is
+    fused into it and replaced by ``Identity`` (other ``Conv2d`` + activation
+    -> :class:`ConvAct`); a gate module (``gate_weights``) right after a
+    depthwise convolution becomes a :class:`GateAct` with the activation that
+    follows it, if any. Then ``Identity`` entries are dropped
+    (:func:`~siamtrack.models.fuse.drop_identities`) and every Sequential made
+    only of fast modules becomes a :class:`FastSequential`. Call after
+    :func:`~siamtrack.models.fuse.fold_batchnorm` and
+    :func:`~siamtrack.models.fuse.pointwise_as_linear`.
+    """
+    count = 0
+    for parent in list(module.modules()):
+        if isinstance(parent, FastModule):
+            continue
+        names = list(parent._modules)
+        seq = isinstance(parent, nn.Sequential)
+        for i, name in enumerate(names):
+            mods = [parent._modules[n] for n in names]
+            child = mods[i]
+            j = _next_index(mods, i) if seq else len(mods)
+            act = _activation_name(mods[j]) if j < len(mods) else None
+            if _is_depthwise(child):
+                gate_at = None
+                g = j if act is None else _next_index(mods, j)  # the module after the (fused) activation
+                if g < len(mods) and hasattr(mods[g], "gate_weights"):
+                    k = _next_index(mods, g)
+                    gate_act = _activation_name(mods[k]) if k < len(mods) else None
+                    gate_at = (g, k if gate_act is not None else None, gate_act)
+                parent._modules[name] = DepthwiseConv(child, act)
+                if gate_at is not None:
+                    g, k, gate_act = gate_at
+                    parent._modules[names[g]] = GateAct(mods[g], gate_act)
+                    if k is not None:
+                        parent._modules[names[k]] = nn.Identity()
+            elif isinstance(child, PointwiseLinear) and not isinstance(child, PointwiseAct):
+                parent._modules[name] = PointwiseAct(child, act)
+            elif act is not None and isinstance(child, nn.Conv2d):
+                parent._modules[name] = ConvAct(child, act)
+            else:
+                continue
+            if act is not None:
+                parent._modules[names[j]] = nn.Identity()
+            count += 1
+    drop_identities(module)
+    for parent in list(module.modules()):
+        for name, child in list(parent._modules.items()):
+            if (type(child) is nn.Sequential and len(child) > 0
+                    and all(isinstance(m, FastModule) for m in child._modules.values())):
+                parent._modules[name] = FastSequential(OrderedDict(child._modules))
+    return count
