@@ -4,14 +4,16 @@ Both trackers use the NanoTrack v2 weights (siamtrack the official ``.pth``,
 OpenCV the ONNX pair exported from it, ``nanotrack_backbone_sim.onnx`` +
 ``nanotrack_head_sim.onnx``). The frames are decoded into memory first; only
 ``update()`` calls are timed (``time.perf_counter``), after 5 warm-up frames.
-The two trackers are timed in alternating rounds on the same machine and the
-best round of each is kept, so background load affects both alike.
+For each thread count both trackers get the same number of threads (torch's
+``set_num_threads`` and OpenCV's ``setNumThreads``); they are timed in
+alternating rounds on the same machine and the best round of each is kept,
+so background load affects both alike.
 
 Usage::
 
-    python -m siamtrack.benchmarks.speed_nanotrack [--frames DIR] [--rounds 5] [--torch-threads 1]
+    python -m siamtrack.benchmarks.speed_nanotrack [--frames DIR] [--rounds 8] [--threads 1 2]
 
-Prints frames per second of each and the ratio siamtrack / OpenCV.
+Prints, per thread count, frames per second of each and the ratio siamtrack / OpenCV.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 from siamtrack.boxes import axis_aligned_init_box, read_boxes
+from siamtrack.models.fastops import kernels_available
 from siamtrack.runner.sources import FolderSource
 from siamtrack.tracker.factory import create_tracker
 
@@ -57,14 +60,11 @@ def main(argv=None) -> None:
     ap.add_argument("--frames", default=str(shared / "data" / "vot" / "bag"), help="folder of frames (VOT bag)")
     ap.add_argument("--weights", default=str(shared / "weights" / "nanotrack" / "nanotrackv2.pth"))
     ap.add_argument("--onnx-dir", default=str(shared / "weights" / "nanotrack" / "v2"))
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads for siamtrack")
-    ap.add_argument("--cv2-threads", type=int, default=None, help="OpenCV threads (default: OpenCV's own)")
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                    help="thread counts to compare at (each tracker gets the same number)")
     args = ap.parse_args(argv)
 
-    torch.set_num_threads(args.torch_threads)
-    if args.cv2_threads is not None:
-        cv2.setNumThreads(args.cv2_threads)
     frames = list(FolderSource(args.frames))
     gt = read_boxes(Path(args.frames) / "groundtruth.txt")
     box = axis_aligned_init_box(gt[0])
@@ -84,18 +84,21 @@ def main(argv=None) -> None:
 
     theirs = OpenCVNano()
     n = len(frames) - 1 - WARMUP
-    best = {"siamtrack": float("inf"), "cv2": float("inf")}
-    for r in range(args.rounds):
-        best["siamtrack"] = min(best["siamtrack"], time_updates(ours, frames, box))
-        best["cv2"] = min(best["cv2"], time_updates(theirs, frames, box))
-    fps_ours, fps_cv2 = n / best["siamtrack"], n / best["cv2"]
     print(f"frames: {len(frames)} from {args.frames} ({frames[0].shape[1]}x{frames[0].shape[0]}), "
-          f"{n} timed per round, best of {args.rounds} alternating rounds")
-    print(f"threads: torch {torch.get_num_threads()}, OpenCV {cv2.getNumThreads()}; torch {torch.__version__}, "
-          f"OpenCV {cv2.__version__}")
-    print(f"siamtrack nanotrack-v2      {fps_ours:8.1f} fps  ({1000 / fps_ours:.2f} ms/frame)")
-    print(f"cv2.TrackerNano (v2 ONNX)   {fps_cv2:8.1f} fps  ({1000 / fps_cv2:.2f} ms/frame)")
-    print(f"ratio siamtrack / cv2.TrackerNano: {fps_ours / fps_cv2:.2f}")
+          f"{n} timed per round, best of {args.rounds} alternating rounds; torch {torch.__version__}, "
+          f"OpenCV {cv2.__version__}, C kernels: {'yes' if kernels_available() else 'no (torch operators)'}")
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        best = {"siamtrack": float("inf"), "cv2": float("inf")}
+        for _ in range(args.rounds):
+            best["siamtrack"] = min(best["siamtrack"], time_updates(ours, frames, box))
+            best["cv2"] = min(best["cv2"], time_updates(theirs, frames, box))
+        fps_ours, fps_cv2 = n / best["siamtrack"], n / best["cv2"]
+        print(f"threads {threads} (torch {torch.get_num_threads()}, OpenCV {cv2.getNumThreads()}):")
+        print(f"  siamtrack nanotrack-v2      {fps_ours:8.1f} fps  ({1000 / fps_ours:.2f} ms/frame)")
+        print(f"  cv2.TrackerNano (v2 ONNX)   {fps_cv2:8.1f} fps  ({1000 / fps_cv2:.2f} ms/frame)")
+        print(f"  ratio siamtrack / cv2.TrackerNano: {fps_ours / fps_cv2:.2f}")
 
 
 if __name__ == "__main__":

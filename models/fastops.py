@@ -25,7 +25,9 @@ float32 summation order (~1e-6 relative; the parity tests cover both).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -94,6 +96,22 @@ class FastModule(nn.Module):
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
+    #: True when the module works in place on its input (its output is its input tensor).
+    inplace = False
+
+    def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
+        """``(C, H, W)`` of the output for an input ``(1, c, h, w)``."""
+        return c, h, w
+
+    def fast_bind(self, inp: torch.Tensor, shape: tuple, out) -> list | None:
+        """Calls (no arguments) that compute this module from ``inp`` into ``out``, or None if it cannot be planned.
+
+        ``inp`` and ``out`` are ``(H*W, C)`` float32 row-major tensors (a channels-last map viewed as rows of
+        channels; ``out`` is None for in-place modules), ``shape`` is the input's ``(C, H, W)``. Every pointer
+        is resolved now, so the calls cost only the C function (see :class:`FastSequential`).
+        """
+        return None
+
 
 class DepthwiseConv(FastModule):
     """Depthwise ``k x k`` convolution (zero padding, dilation 1) + bias + optional activation.
@@ -138,6 +156,18 @@ class DepthwiseConv(FastModule):
                                 h, w, c, k, s, p, ho, wo, self.act_code)
         return y.permute(0, 3, 1, 2)
 
+    def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
+        k, s, p = self.kernel, self.stride, self.padding
+        return c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+    def fast_bind(self, inp, shape, out):
+        if not self.use_kernel:
+            return None
+        c, h, w = shape
+        _, ho, wo = self.fast_out_shape(c, h, w)
+        return [partial(_kernels.depthwise_nhwc, inp.data_ptr(), self.weight_hwc.data_ptr(), self.bias.data_ptr(),
+                        out.data_ptr(), h, w, c, self.kernel, self.stride, self.padding, ho, wo, self.act_code)]
+
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight
         if x.is_contiguous(memory_format=torch.channels_last):
@@ -160,8 +190,18 @@ class GateAct(FastModule):
         super().__init__()
         self.gate, self.act, self.act_code = gate, act, ACT_CODES[act]
 
+    inplace = True
+
     def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
         return gate_inplace(x, self.gate, self.act)
+
+    def fast_bind(self, inp, shape, out):
+        if not hasattr(self.gate, "gate_params"):
+            return None
+        c, h, w = shape
+        w1, b1, w2, b2, kind = self.gate.gate_params()
+        return [partial(_kernels.gate_act_nhwc, inp.data_ptr(), h * w, c, w1.data_ptr(), b1.data_ptr(), w1.shape[0],
+                        w2.data_ptr(), b2.data_ptr(), kind, self.act_code)]
 
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
         return _apply_activation(x * self.gate.gate_weights(x)[:, :, None, None], self.act)
@@ -215,6 +255,15 @@ class PointwiseAct(PointwiseLinear, FastModule):
 
     forward = FastModule.forward
 
+    def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
+        return self.out_channels, h, w
+
+    def fast_bind(self, inp, shape, out):
+        _, h, w = shape
+        return [partial(torch.mm, inp, self.weight_t, out=out),
+                partial(_kernels.bias_act_nhwc, out.data_ptr(), self.bias_or_zero.data_ptr(), 0, h * w,
+                        self.out_channels, self.act_code)]
+
 
 _MKLDNN_CONV_ACT = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
 _MKLDNN_ATTR = {"relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0]), "hardswish": ("hardswish", [])}
@@ -242,11 +291,89 @@ class ConvAct(FastModule):
         return _apply_activation(self.conv(x), self.act)
 
 
+class _Plan:
+    """A :class:`FastSequential` resolved for one input shape: intermediate maps preallocated, calls pre-bound.
+
+    Per call only the first module (it reads the caller's tensor) and the last
+    one (it writes a fresh output the caller may keep) are bound; the ones in
+    between run as pre-bound C / ``mm`` calls on buffers owned by the plan.
+    """
+
+    def __init__(self, mods: list, shape: tuple):
+        self.mods, self.shapes, self.bufs, self.static = mods, [shape], [], []
+        for m in mods:
+            self.shapes.append(m.fast_out_shape(*self.shapes[-1]))
+        # Output buffer of module i (its input buffer when in place); the last module's is made per call.
+        for i, m in enumerate(mods[:-1]):
+            if m.inplace:
+                self.bufs.append(self.bufs[-1])
+            else:
+                c, h, w = self.shapes[i + 1]
+                self.bufs.append(torch.empty((h * w, c), dtype=torch.float32))
+        for i in range(1, len(mods) - 1):
+            calls = mods[i].fast_bind(self.bufs[i - 1], self.shapes[i], None if mods[i].inplace else self.bufs[i])
+            if calls is None:
+                raise ValueError("not plannable")
+            self.static += calls
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.shapes[0]
+        co, ho, wo = self.shapes[-1]
+        x2d = x.permute(0, 2, 3, 1).reshape(h * w, c)
+        y = torch.empty((ho * wo, co), dtype=torch.float32)
+        first, last = self.mods[0], self.mods[-1]
+        for f in first.fast_bind(x2d, self.shapes[0], y if len(self.mods) == 1 else self.bufs[0]):
+            f()
+        for f in self.static:
+            f()
+        if len(self.mods) > 1:
+            for f in last.fast_bind(self.bufs[-1], self.shapes[-2], y):
+                f()
+        return y.view(1, ho, wo, co).permute(0, 3, 1, 2)
+
+
 class FastSequential(nn.Sequential):
-    """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`_fast` check, then each ``fast_forward``."""
+    """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`_fast` check, then a pre-bound plan.
+
+    On the fast path the chain runs as a :class:`_Plan` cached per input shape
+    and calling thread (a plan's intermediate buffers are reused from call to
+    call; the returned map is always a fresh tensor), or module by module
+    (``fast_forward``) when a module cannot be planned. Any ``.to()`` /
+    ``_apply`` drops the cached plans (they hold raw pointers to the weights).
+    """
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._plans = {}
+
+    def _apply(self, fn, *args, **kwargs):
+        self._plans = {}
+        return super()._apply(fn, *args, **kwargs)
+
+    def _plan(self, x: torch.Tensor):
+        key = (tuple(x.shape), threading.get_ident())
+        plan = self._plans.get(key, False)
+        if plan is False:
+            mods = list(self._modules.values())
+            plan = None
+            if not mods[0].inplace and not mods[-1].inplace:
+                try:
+                    plan = _Plan(mods, tuple(x.shape[1:]))
+                    if mods[0].fast_bind(x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]), plan.shapes[0],
+                                         plan.bufs[0] if plan.bufs else x) is None or \
+                            (len(mods) > 1 and mods[-1].fast_bind(plan.bufs[-1], plan.shapes[-2],
+                                                                  plan.bufs[-1]) is None):
+                        plan = None
+                except ValueError:
+                    plan = None
+            self._plans[key] = plan
+        return plan
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if _fast(x):
+            plan = self._plan(x)
+            if plan is not None:
+                return plan.run(x)
             for m in self._modules.values():
                 x = m.fast_forward(x)
         else:

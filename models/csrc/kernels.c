@@ -4,7 +4,8 @@
  * oneDNN's depthwise convolution spends ~50-60 us of fixed cost per call on this project's
  * small maps (16x16 to 32x32 NanoTrack features), several times the arithmetic; these plain
  * loops, vectorised by the compiler over the contiguous channel axis, do the same work in a
- * fraction of that. Called from Python (siamtrack/models/fastops.py) with raw data pointers of
+ * fraction of that. The loops over output rows run on torch's OpenMP threads (torch.set_num_threads) when
+ * built with OpenMP. Called from Python (siamtrack/models/fastops.py) with raw data pointers of
  * tensors that Python has checked (device, dtype, layout, shapes); the GIL is released.
  *
  *   depthwise_nhwc(x, w, b, y, H, W, C, k, stride, pad, Ho, Wo, act)
@@ -32,6 +33,10 @@
 #define MULTIVERSION
 #endif
 
+/* Loops split across OpenMP threads (torch's own runtime and thread count: torch loads libgomp first and
+ * this module reuses it) only above this many multiply-adds / elements: below, a fork costs more than it saves. */
+#define PARALLEL_MIN_WORK 32768.0
+
 enum { ACT_NONE = 0, ACT_RELU = 1, ACT_RELU6 = 2, ACT_HSWISH = 3 };
 
 static inline float clamp06(float v) { return v < 0.f ? 0.f : (v > 6.f ? 6.f : v); }
@@ -56,6 +61,8 @@ MULTIVERSION
 static void depthwise_nhwc_impl(const float *restrict x, const float *restrict w, const float *restrict b,
                                 float *restrict y, int H, int W, int C, int k, int s, int p, int Ho, int Wo,
                                 int act) {
+    const double work = (double)Ho * Wo * C * k * k;
+#pragma omp parallel for schedule(static) if (work > PARALLEL_MIN_WORK)
     for (int oy = 0; oy < Ho; ++oy) {
         const int iy0 = oy * s - p;
         const int ky0 = iy0 < 0 ? -iy0 : 0;
@@ -80,6 +87,7 @@ static void depthwise_nhwc_impl(const float *restrict x, const float *restrict w
 
 MULTIVERSION
 static void scale_act_nhwc_impl(float *restrict x, const float *restrict g, Py_ssize_t P, int C, int act) {
+#pragma omp parallel for schedule(static) if ((double)P * C > PARALLEL_MIN_WORK)
     for (Py_ssize_t i = 0; i < P; ++i) {
         float *restrict r = x + i * C;
         for (int c = 0; c < C; ++c) r[c] *= g[c];
@@ -90,6 +98,7 @@ static void scale_act_nhwc_impl(float *restrict x, const float *restrict g, Py_s
 MULTIVERSION
 static void bias_act_nhwc_impl(float *restrict y, const float *restrict b, const float *restrict r, Py_ssize_t P,
                                int C, int act) {
+#pragma omp parallel for schedule(static) if ((double)P * C > PARALLEL_MIN_WORK)
     for (Py_ssize_t i = 0; i < P; ++i) {
         float *restrict row = y + i * C;
         for (int c = 0; c < C; ++c) row[c] += b[c];
@@ -104,15 +113,17 @@ static void bias_act_nhwc_impl(float *restrict y, const float *restrict b, const
 MULTIVERSION
 static void gate_act_nhwc_impl(float *restrict x, Py_ssize_t P, int C, const float *restrict w1,
                                const float *restrict b1, int Hd, const float *restrict w2, const float *restrict b2,
-                               int kind, int act, float *restrict buf /* C + Hd + C floats */) {
+                               int kind, int act, float *restrict buf /* C + Hd + C floats, then C doubles */) {
     float *restrict mean = buf, *restrict hid = buf + C, *restrict g = buf + C + Hd;
-    for (int c = 0; c < C; ++c) mean[c] = 0.f;
+    /* Channel sums in double: a float32 running sum over thousands of pixels (MobileNetV3's first gate sees
+     * 64x64) drifts by ~1e-5 relative, which the network then amplifies. */
+    double *restrict acc = (double *)(buf + ((2 * C + Hd + 1) & ~1));
+    for (int c = 0; c < C; ++c) acc[c] = 0.0;
     for (Py_ssize_t i = 0; i < P; ++i) {
         const float *restrict r = x + i * C;
-        for (int c = 0; c < C; ++c) mean[c] += r[c];
+        for (int c = 0; c < C; ++c) acc[c] += r[c];
     }
-    const float inv = 1.f / (float)P;
-    for (int c = 0; c < C; ++c) mean[c] *= inv;
+    for (int c = 0; c < C; ++c) mean[c] = (float)(acc[c] / (double)P);
     for (int j = 0; j < Hd; ++j) {
         const float *restrict wr = w1 + (size_t)j * C;
         float v = b1[j];
@@ -178,7 +189,9 @@ static PyObject *gate_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_ValueError, "gate_act_nhwc: P, C and Hd must be positive");
         return NULL;
     }
-    float *buf = (float *)PyMem_RawMalloc(sizeof(float) * (size_t)(2 * C + Hd));
+    /* 2C + Hd floats (rounded up to an even count so the doubles after them are aligned), then C doubles. */
+    const size_t nf = (size_t)(2 * C + Hd + 1) & ~(size_t)1;
+    float *buf = (float *)PyMem_RawMalloc(sizeof(float) * nf + sizeof(double) * (size_t)C);
     if (!buf) return PyErr_NoMemory();
     Py_BEGIN_ALLOW_THREADS
     gate_act_nhwc_impl((float *)a[0], a[1], C, (const float *)a[3], (const float *)a[4], Hd, (const float *)a[6],
