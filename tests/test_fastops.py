@@ -152,16 +152,21 @@ def _tower():
     return nn.Sequential(seq).eval()
 
 
+def prepare(model):
+    """What SiameseModel.prepare_inference does to a module tree: fold BN, 1x1 as matmul, fuse, channels-last."""
+    fold_batchnorm(model)
+    pointwise_as_linear(model)
+    fuse_activations(model)
+    return model.to(memory_format=torch.channels_last)
+
+
 @needs_kernels
 def test_fuse_activations_builds_a_planned_fast_sequential(threads):
     model = _tower()
     x = torch.randn(1, 64, 16, 16)
     with torch.inference_mode():
         ref = model(x)
-        fold_batchnorm(model)
-        pointwise_as_linear(model)
-        fuse_activations(model)
-        model.to(memory_format=torch.channels_last)
+        prepare(model)
         fast = model[0]
         assert isinstance(fast, FastSequential)
         kinds = [type(m).__name__ for m in fast]
@@ -185,10 +190,7 @@ def test_fuse_activations_builds_a_planned_fast_sequential(threads):
 def test_plans_are_dropped_when_the_model_moves():
     model = _tower()
     with torch.inference_mode():
-        fold_batchnorm(model)
-        pointwise_as_linear(model)
-        fuse_activations(model)
-        model.to(memory_format=torch.channels_last)
+        prepare(model)
         model(cl(torch.randn(1, 64, 8, 8)))
         assert model[0]._plans
         model.float()
@@ -201,10 +203,7 @@ def test_fused_modules_on_cuda_use_torch_operators():
     x = torch.randn(1, 64, 16, 16)
     with torch.inference_mode():
         ref = model(x)
-        fold_batchnorm(model)
-        pointwise_as_linear(model)
-        fuse_activations(model)
-        model.to("cuda", memory_format=torch.channels_last)
+        prepare(model).to("cuda")
         out = model(cl(x.cuda())).cpu()
     close(out, ref, tol=1e-4)
 
@@ -216,10 +215,7 @@ def test_fallback_without_the_extension(monkeypatch):
     monkeypatch.setattr(fastops, "_kernels", None)
     with torch.inference_mode():
         ref = model(x)
-        fold_batchnorm(model)
-        pointwise_as_linear(model)
-        fuse_activations(model)
-        model.to(memory_format=torch.channels_last)
+        prepare(model)
         close(model(cl(x)), ref, tol=1e-4)
 
 

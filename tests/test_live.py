@@ -170,7 +170,7 @@ def _select(screen: Screen, proc, bag, origin=None) -> tuple:
     """
     frames = bag["frames"]
     if origin is None:
-        origin = _wait(lambda: _locate(screen.grab(), frames[0]), 60, "the selection window", proc)
+        origin = _wait(lambda: _locate(screen.grab(), frames[0]), 120, "the selection window", proc)
         k, gt_box = 0, bag["init"]
     else:
         k = _wait(lambda: _frame_shown(screen.grab(), origin, frames), 30, "the re-selection screen", proc)
