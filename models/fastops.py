@@ -258,11 +258,12 @@ class PointwiseAct(PointwiseLinear, FastModule):
     def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
         return self.out_channels, h, w
 
-    def fast_bind(self, inp, shape, out):
+    def fast_bind(self, inp, shape, out, residual=None):
+        """As :meth:`FastModule.fast_bind`; ``residual`` (an ``(H*W, Cout)`` tensor) is added after the activation."""
         _, h, w = shape
         return [partial(torch.mm, inp, self.weight_t, out=out),
-                partial(_kernels.bias_act_nhwc, out.data_ptr(), self.bias_or_zero.data_ptr(), 0, h * w,
-                        self.out_channels, self.act_code)]
+                partial(_kernels.bias_act_nhwc, out.data_ptr(), self.bias_or_zero.data_ptr(),
+                        0 if residual is None else residual.data_ptr(), h * w, self.out_channels, self.act_code)]
 
 
 _MKLDNN_CONV_ACT = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
@@ -316,24 +317,39 @@ class _Plan:
                 raise ValueError("not plannable")
             self.static += calls
 
-    def run(self, x: torch.Tensor) -> torch.Tensor:
+    def run(self, x: torch.Tensor, residual=None) -> torch.Tensor:
+        """The chain on ``x``; with ``residual`` (same shape as the output, channels-last) returns ``chain(x) +
+        residual``, the addition fused into the last module's pass when it is a :class:`PointwiseAct`."""
         c, h, w = self.shapes[0]
         co, ho, wo = self.shapes[-1]
         x2d = x.permute(0, 2, 3, 1).reshape(h * w, c)
         y = torch.empty((ho * wo, co), dtype=torch.float32)
         first, last = self.mods[0], self.mods[-1]
-        for f in first.fast_bind(x2d, self.shapes[0], y if len(self.mods) == 1 else self.bufs[0]):
+        fuse_residual = residual is not None and isinstance(last, PointwiseAct)
+        r2d = residual.permute(0, 2, 3, 1).reshape(ho * wo, co) if fuse_residual else None
+        if len(self.mods) == 1:
+            calls = first.fast_bind(x2d, self.shapes[0], y, r2d) if fuse_residual else \
+                first.fast_bind(x2d, self.shapes[0], y)
+        else:
+            calls = first.fast_bind(x2d, self.shapes[0], self.bufs[0])
+        for f in calls:
             f()
         for f in self.static:
             f()
         if len(self.mods) > 1:
-            for f in last.fast_bind(self.bufs[-1], self.shapes[-2], y):
+            calls = last.fast_bind(self.bufs[-1], self.shapes[-2], y, r2d) if fuse_residual else \
+                last.fast_bind(self.bufs[-1], self.shapes[-2], y)
+            for f in calls:
                 f()
-        return y.view(1, ho, wo, co).permute(0, 3, 1, 2)
+        out = y.view(1, ho, wo, co).permute(0, 3, 1, 2)
+        return out + residual if residual is not None and not fuse_residual else out
 
 
 class FastSequential(nn.Sequential):
     """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`_fast` check, then a pre-bound plan.
+
+    ``forward(x, residual=None)``: an optional residual is added to the output
+    (in the last pass on the fast path: see :meth:`_Plan.run`).
 
     On the fast path the chain runs as a :class:`_Plan` cached per input shape
     and calling thread (a plan's intermediate buffers are reused from call to
@@ -369,17 +385,16 @@ class FastSequential(nn.Sequential):
             self._plans[key] = plan
         return plan
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _fast(x):
+    def forward(self, x: torch.Tensor, residual=None) -> torch.Tensor:
+        """The chain on ``x``; ``residual``, if given, is added to the result (``chain(x) + residual``)."""
+        if _fast(x) and (residual is None or residual.is_contiguous(memory_format=torch.channels_last)):
             plan = self._plan(x)
             if plan is not None:
-                return plan.run(x)
-            for m in self._modules.values():
-                x = m.fast_forward(x)
-        else:
-            for m in self._modules.values():
-                x = m.slow_forward(x)
-        return x
+                return plan.run(x, residual)
+        fast = _fast(x)
+        for m in self._modules.values():
+            x = m.fast_forward(x) if fast else m.slow_forward(x)
+        return x if residual is None else x + residual
 
 
 def _is_depthwise(m: nn.Module) -> bool:

@@ -240,3 +240,22 @@ def test_gate_mean_is_accurate_on_large_maps():
         factor = (out.double() / x.double()).mean((2, 3))[0]
     expected = 0.5 + (m_true + gate.fc[2].bias.double()) / 6  # the float32 bias's own rounding included
     assert (factor - expected).abs().max().item() < 2e-5
+
+
+@needs_kernels
+def test_residual_is_added_in_the_last_pass():
+    # MobileNetV3's stride-1 blocks add their input to the chain's output; the plan fuses that addition into
+    # the last 1x1 convolution's bias pass.
+    torch.manual_seed(13)
+    seq = nn.Sequential(nn.Conv2d(40, 120, 1), nn.Hardswish(), nn.Conv2d(120, 120, 5, 1, 2, groups=120),
+                        nn.ReLU(), nn.Conv2d(120, 40, 1)).eval()
+    x = torch.randn(1, 40, 16, 16)
+    with torch.inference_mode():
+        ref = x + seq(x)
+        fast = prepare(nn.Sequential(seq))[0]
+        assert isinstance(fast, FastSequential)
+        planned = fast(cl(x), residual=cl(x))
+        assert next(iter(fast._plans.values())) is not None
+        slow = fast(x, residual=x)
+    close(planned, ref)
+    close(slow, ref)

@@ -19,6 +19,7 @@ from typing import Sequence
 
 from torch import nn
 
+from siamtrack.models.fastops import FastSequential
 from siamtrack.models.registry import BACKBONES
 
 # (kernel, expansion t, out channels, squeeze-excite, hard-swish, stride)
@@ -98,8 +99,11 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
-        y = self.conv(x)
-        return x + y if self.identity else y
+        if not self.identity:
+            return self.conv(x)
+        if isinstance(self.conv, FastSequential):  # after prepare_inference: the addition fused into the last pass
+            return self.conv(x, residual=x)
+        return x + self.conv(x)
 
 
 class MobileNetV3Features(nn.Module):
