@@ -90,8 +90,19 @@ class FastModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fast_forward(x) if _fast(x) else self.slow_forward(x)
 
-    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
+    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The module on ``x`` (where :func:`_fast` holds) through its :meth:`fast_bind` calls; a module that
+        cannot be bound falls back to :meth:`slow_forward`, made channels-last."""
+        _, c, h, w = x.shape
+        co, ho, wo = self.fast_out_shape(c, h, w)
+        x2d = x.permute(0, 2, 3, 1).reshape(h * w, c)  # a view: in-place modules write into x
+        out = None if self.inplace else torch.empty((ho * wo, co), dtype=torch.float32)
+        calls = self.fast_bind(x2d, (c, h, w), out)
+        if calls is None:
+            return self.slow_forward(x).contiguous(memory_format=torch.channels_last)
+        for f in calls:
+            f()
+        return (x2d if self.inplace else out).view(1, ho, wo, co).permute(0, 3, 1, 2)
 
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
@@ -145,17 +156,6 @@ class DepthwiseConv(FastModule):
         return (f"{self.channels}, kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
                 f"act={self.act}, c_kernel={self.use_kernel and _kernels is not None}")
 
-    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.use_kernel:
-            return self.slow_forward(x).contiguous(memory_format=torch.channels_last)
-        _, c, h, w = x.shape
-        k, s, p = self.kernel, self.stride, self.padding
-        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        y = torch.empty((1, ho, wo, c), dtype=x.dtype)
-        _kernels.depthwise_nhwc(x.data_ptr(), self.weight_hwc.data_ptr(), self.bias.data_ptr(), y.data_ptr(),
-                                h, w, c, k, s, p, ho, wo, self.act_code)
-        return y.permute(0, 3, 1, 2)
-
     def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
         k, s, p = self.kernel, self.stride, self.padding
         return c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
@@ -192,33 +192,34 @@ class GateAct(FastModule):
 
     inplace = True
 
-    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return gate_inplace(x, self.gate, self.act)
-
     def fast_bind(self, inp, shape, out):
-        if not hasattr(self.gate, "gate_params"):
-            return None
-        c, h, w = shape
-        w1, b1, w2, b2, kind = self.gate.gate_params()
-        return [partial(_kernels.gate_act_nhwc, inp.data_ptr(), h * w, c, w1.data_ptr(), b1.data_ptr(), w1.shape[0],
-                        w2.data_ptr(), b2.data_ptr(), kind, self.act_code)]
+        return _gate_calls(self.gate, inp, shape, self.act_code)
 
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
         return _apply_activation(x * self.gate.gate_weights(x)[:, :, None, None], self.act)
 
 
+def _gate_calls(gate: nn.Module, inp: torch.Tensor, shape: tuple, act_code: int):
+    """The one C call (``gate_act_nhwc``) applying ``gate`` + activation in place on ``inp`` ``(H*W, C)``, or
+    None when the gate does not expose ``gate_params``."""
+    if not hasattr(gate, "gate_params"):
+        return None
+    c, h, w = shape
+    w1, b1, w2, b2, kind = gate.gate_params()
+    return [partial(_kernels.gate_act_nhwc, inp.data_ptr(), h * w, c, w1.data_ptr(), b1.data_ptr(), w1.shape[0],
+                    w2.data_ptr(), b2.data_ptr(), kind, act_code)]
+
+
 def gate_inplace(x: torch.Tensor, gate: nn.Module, act=None) -> torch.Tensor:
     """``act(x * gate.gate_weights(x))`` computed in place on ``x`` (which the caller owns); returns ``x``."""
-    if _fast(x) and hasattr(gate, "gate_params"):
-        w1, b1, w2, b2, kind = gate.gate_params()
-        _kernels.gate_act_nhwc(x.data_ptr(), x.shape[2] * x.shape[3], x.shape[1], w1.data_ptr(), b1.data_ptr(),
-                               w1.shape[0], w2.data_ptr(), b2.data_ptr(), kind, ACT_CODES[act])
-        return x
-    g = gate.gate_weights(x)
-    if _fast(x) and g.is_contiguous():
-        _kernels.scale_act_nhwc(x.data_ptr(), g.data_ptr(), x.shape[2] * x.shape[3], x.shape[1], ACT_CODES[act])
-        return x
-    x.mul_(g[:, :, None, None])
+    if _fast(x):
+        _, c, h, w = x.shape
+        calls = _gate_calls(gate, x.permute(0, 2, 3, 1).reshape(h * w, c), (c, h, w), ACT_CODES[act])
+        if calls is not None:
+            for f in calls:
+                f()
+            return x
+    x.mul_(gate.gate_weights(x)[:, :, None, None])
     return _apply_activation(x, act)
 
 
@@ -243,17 +244,11 @@ class PointwiseAct(PointwiseLinear, FastModule):
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, act={self.act}"
 
-    def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, c, h, w = x.shape
-        y = torch.mm(x.permute(0, 2, 3, 1).reshape(h * w, c), self.weight_t)
-        _kernels.bias_act_nhwc(y.data_ptr(), self.bias_or_zero.data_ptr(), 0, h * w, self.out_channels,
-                               self.act_code)
-        return y.view(1, h, w, self.out_channels).permute(0, 3, 1, 2)
-
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
         return _apply_activation(pointwise_conv(x, self.weight, self.bias), self.act)
 
     forward = FastModule.forward
+    fast_forward = FastModule.fast_forward
 
     def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
         return self.out_channels, h, w

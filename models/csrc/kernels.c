@@ -11,7 +11,6 @@
  *   depthwise_nhwc(x, w, b, y, H, W, C, k, stride, pad, Ho, Wo, act)
  *       y[oy, ox, c] = act(b[c] + sum_{ky, kx} x[oy*stride - pad + ky, ox*stride - pad + kx, c] * w[ky, kx, c])
  *       (zero padding: taps outside the input are skipped)
- *   scale_act_nhwc(x, g, P, C, act)       in place: x[p, c] = act(x[p, c] * g[c])
  *   bias_act_nhwc(y, b, r, P, C, act)     in place: y[p, c] = act(y[p, c] + b[c]) (+ r[p, c] when r != 0)
  *   gate_act_nhwc(x, P, C, w1, b1, Hd, w2, b2, kind, act)
  *       channel gate in place: m = mean_p x[p, :]; h = relu(w1 m + b1) (w1: Hd x C);
@@ -163,15 +162,6 @@ static PyObject *depthwise_nhwc(PyObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
-static PyObject *scale_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t a[5];
-    if (parse_args(args, nargs, 5, "scale_act_nhwc", a) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    scale_act_nhwc_impl((float *)a[0], (const float *)a[1], a[2], (int)a[3], (int)a[4]);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
-
 static PyObject *bias_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t a[6];
     if (parse_args(args, nargs, 6, "bias_act_nhwc", a) < 0) return NULL;
@@ -204,8 +194,6 @@ static PyObject *gate_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t
 static PyMethodDef methods[] = {
     {"depthwise_nhwc", (PyCFunction)(void (*)(void))depthwise_nhwc, METH_FASTCALL,
      "depthwise_nhwc(x, w, b, y, H, W, C, k, stride, pad, Ho, Wo, act): depthwise convolution, NHWC float32"},
-    {"scale_act_nhwc", (PyCFunction)(void (*)(void))scale_act_nhwc, METH_FASTCALL,
-     "scale_act_nhwc(x, g, P, C, act): in place x[p, c] = act(x[p, c] * g[c]), NHWC float32"},
     {"bias_act_nhwc", (PyCFunction)(void (*)(void))bias_act_nhwc, METH_FASTCALL,
      "bias_act_nhwc(y, b, r, P, C, act): in place y[p, c] = act(y[p, c] + b[c]) (+ r[p, c] if r), NHWC float32"},
     {"gate_act_nhwc", (PyCFunction)(void (*)(void))gate_act_nhwc, METH_FASTCALL,
