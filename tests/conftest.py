@@ -1,6 +1,9 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures and helpers."""
 
+import functools
+import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,35 @@ def nanotrack_weights(shared: Path, version: int) -> Path:
 def fixture_frame_path(shared: Path, frame: str) -> Path:
     """Map a frame path recorded in a NanoTrack fixture (``davis2016/...``) to the shared data layout."""
     return shared / "data" / frame.replace("davis2016/", "davis/JPEGImages/480p/")
+
+
+@functools.lru_cache(maxsize=None)
+def fixture_manifest(shared: Path, fixture: str) -> dict:
+    """``../shared/fixtures/<fixture>/manifest.json`` (checkpoint key layout, conditioned scales, config); do not
+    modify the returned dict (it is cached)."""
+    return json.loads((shared / "fixtures" / fixture / "manifest.json").read_text())
+
+
+@functools.lru_cache(maxsize=2)
+def _plain_fixture_weights(shared: Path, fixture: str) -> dict:
+    tools = str(shared / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    from synth_weights import synth_state_dict
+
+    return synth_state_dict(fixture_manifest(shared, fixture)["keys"])
+
+
+def fixture_weights(shared: Path, fixture: str, variant: str = "plain") -> dict:
+    """The fixture's deterministic synthetic weights (``../shared/tools/synth_weights.py`` ``synth_state_dict``
+    over the manifest's keys); ``variant="cond"`` scales each listed key by ``2**log2_scale`` (the manifest's
+    ``conditioned`` weights). A new dict each call; unscaled tensors are shared with a small cache, so callers
+    must not modify tensors in place."""
+    sd = dict(_plain_fixture_weights(shared, fixture))
+    if variant == "cond":
+        for key, e in fixture_manifest(shared, fixture)["conditioned"]["log2_scale"].items():
+            sd[key] = sd[key] * 2.0 ** e
+    return sd
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,8 @@ the legacy non-zip format), loaded through ``create_tracker``, then:
   from the init box on the conditioned weights (boxes as recorded).
 """
 
-import functools
 import hashlib
 import json
-import sys
 
 import cv2
 import numpy as np
@@ -33,27 +31,15 @@ from siamtrack.models.siamese import build_model
 from siamtrack.tracker.dasiamrpn import DaSiamRPNTracker, py2_round
 from siamtrack.tracker.factory import create_tracker
 
+from conftest import fixture_manifest, fixture_weights
+
 FIXTURES = {"dasiamrpn_vot": "siamrpn", "dasiamrpn_big": "siamrpn-big", "dasiamrpn_otb": "siamrpn-otb"}
 TOL = 1e-4
 
 
-@functools.lru_cache(maxsize=None)
-def _manifest(shared, fixture: str) -> dict:
-    return json.loads((shared / "fixtures" / fixture / "manifest.json").read_text())
-
-
 def synth_weights(shared, fixture: str, variant: str) -> dict:
     """The fixture's weights as the official file holds them: no ``num_batches_tracked`` entries."""
-    tools = str(shared / "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    from synth_weights import synth_state_dict
-
-    manifest = _manifest(shared, fixture)
-    sd = synth_state_dict(manifest["keys"])
-    if variant == "cond":
-        for key, e in manifest["conditioned"]["log2_scale"].items():
-            sd[key] = sd[key] * 2.0 ** e
+    sd = fixture_weights(shared, fixture, variant)
     return {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
 
 
@@ -106,7 +92,7 @@ def test_py2_round():
 
 @pytest.mark.parametrize("fixture", sorted(FIXTURES))
 def test_preset_matches_reference_config(shared_dir, fixture):
-    manifest = _manifest(shared_dir, fixture)
+    manifest = fixture_manifest(shared_dir, fixture)
     preset = get_preset(FIXTURES[fixture])
     ref, arch, track = manifest["config"]["tracker_config_effective"], manifest["config"]["model_arch"], preset["track"]
     for key in ("exemplar_size", "instance_size", "context_amount", "ratios", "scales", "penalty_k",
@@ -125,7 +111,7 @@ def test_preset_matches_reference_config(shared_dir, fixture):
 def test_key_layout_matches_reference(shared_dir, fixture):
     model = build_model(get_preset(FIXTURES[fixture])["model"])
     layout = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
-    assert layout == _manifest(shared_dir, fixture)["keys"]
+    assert layout == fixture_manifest(shared_dir, fixture)["keys"]
 
 
 @pytest.mark.parametrize("variant", ["plain", "cond"])

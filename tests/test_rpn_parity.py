@@ -13,9 +13,6 @@ Unit tests: the heads on tiny random tensors (shapes, and ``template`` /
 channels-last conversion), the backbones' output shapes and key layouts.
 """
 
-import functools
-import json
-import sys
 
 import numpy as np
 import pytest
@@ -29,6 +26,8 @@ from siamtrack.models.pysot_configs import PYSOT_MODELS, pysot_model_config
 from siamtrack.models.registry import BACKBONES, HEADS, NECKS
 from siamtrack.models.siamese import build_model
 
+from conftest import fixture_manifest, fixture_weights
+
 FIXTURES = ["siamrpn_alex_dwxcorr", "siamrpn_alex_upchannel", "siamrpn_mobilev2_l234_dwxcorr",
             "siamrpn_r50_l234_dwxcorr"]
 TOL = 1e-4
@@ -37,30 +36,6 @@ TOL = 1e-4
 def _rel(out: torch.Tensor, ref: np.ndarray) -> float:
     assert tuple(out.shape) == ref.shape, (tuple(out.shape), ref.shape)
     return float(np.abs(out.detach().float().numpy() - ref).max() / np.abs(ref).max())
-
-
-def _manifest(shared, name):
-    return json.loads((shared / "fixtures" / name / "manifest.json").read_text())
-
-
-@functools.lru_cache(maxsize=2)
-def _plain_state_dict(shared, name):
-    tools = str(shared / "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    from synth_weights import synth_state_dict
-
-    return synth_state_dict(_manifest(shared, name)["keys"])
-
-
-def _synth_state_dict(shared, name, variant):
-    """The fixture's weights: ``synth_state_dict(keys)``, rescaled by 2**e for the conditioned variant."""
-    sd = dict(_plain_state_dict(shared, name))  # load_state_dict copies: the cached tensors stay unchanged
-    if variant == "cond":
-        manifest = _manifest(shared, name)
-        for k, e in manifest["conditioned"]["log2_scale"].items():
-            sd[k] = sd[k] * 2.0 ** e
-    return sd
 
 
 def _features_rel(feats, io) -> list:
@@ -83,7 +58,7 @@ def test_key_layout_matches_reference(shared_dir, name):
     """Same keys, shapes and dtypes as pysot's ModelBuilder, in the same state-dict order."""
     model = build_model(pysot_model_config(name))
     ours = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
-    assert ours == _manifest(shared_dir, name)["keys"]
+    assert ours == fixture_manifest(shared_dir, name)["keys"]
 
 
 @pytest.mark.parametrize("variant", ["plain", "cond"])
@@ -92,7 +67,7 @@ def test_network_outputs_match_reference(shared_dir, name, variant):
     io = np.load(shared_dir / "fixtures" / name / ("io.npz" if variant == "plain" else "io_cond.npz"))
     z, x = torch.from_numpy(io["z_crop"]), torch.from_numpy(io["x_crop"])
     model = build_model(pysot_model_config(name))
-    load_strict(model, _synth_state_dict(shared_dir, name, variant), name)
+    load_strict(model, fixture_weights(shared_dir, name, variant), name)
     model.eval()
     with torch.inference_mode():
         errs = {"zf": max(_features_rel(model.features(z), io))}
@@ -107,13 +82,13 @@ def test_network_outputs_match_reference(shared_dir, name, variant):
 def test_siammask_resnet50_l0123_neck_and_rpn(shared_dir):
     """ResNet-50 ``used_layers=[0, 1, 2, 3]`` (SiamMask): keys, and zf / cls / loc through its last level."""
     name = "siammask_r50_l3"
-    manifest = _manifest(shared_dir, name)
+    manifest = fixture_manifest(shared_dir, name)
     io = np.load(shared_dir / "fixtures" / name / "io_cond.npz")
     cfg = manifest["config"]
     backbone = BACKBONES.build({"type": "resnet50", **cfg["BACKBONE"]["KWARGS"]})
     neck = NECKS.build({"type": "adjust_all_layer", **cfg["ADJUST"]["KWARGS"]})
     head = HEADS.build({"type": "depthwise_rpn", **cfg["RPN"]["KWARGS"]})
-    sd = _synth_state_dict(shared_dir, name, "cond")
+    sd = fixture_weights(shared_dir, name, "cond")
     for prefix, module in (("backbone.", backbone), ("neck.", neck), ("rpn_head.", head)):
         part = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
         assert list(module.state_dict()) == list(part)
@@ -294,6 +269,6 @@ def test_fold_batchnorm_covers_resnet_attribute_pairs():
 
 def test_wrong_checkpoint_is_refused(shared_dir):
     model = build_model(pysot_model_config("siamrpn_alex_dwxcorr"))
-    sd = _synth_state_dict(shared_dir, "siamrpn_alex_upchannel", "plain")
+    sd = fixture_weights(shared_dir, "siamrpn_alex_upchannel", "plain")
     with pytest.raises(SiamtrackError, match="not a checkpoint of model"):
         load_strict(model, sd, "siamrpn_alex_dwxcorr")

@@ -29,6 +29,8 @@ from siamtrack.models.siamese import build_model
 from siamtrack.tracker.crop import crop_square
 from siamtrack.tracker.factory import create_tracker
 
+from conftest import fixture_manifest, fixture_weights
+
 FIXTURE = "siamfc_alexnet"
 TOL = 1e-4
 ONE_BASED = np.array([1.0, 1.0, 0.0, 0.0])  # got10k boxes are 1-based [x, y, w, h]
@@ -39,15 +41,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 @pytest.fixture(scope="module")
 def manifest(shared_dir):
-    return json.loads((shared_dir / "fixtures" / FIXTURE / "manifest.json").read_text())
+    return fixture_manifest(shared_dir, FIXTURE)
 
 
 @pytest.fixture(scope="module")
 def state_dict(shared_dir, manifest):
-    sys.path.insert(0, str(shared_dir / "tools"))
-    from synth_weights import synth_state_dict
-
-    return synth_state_dict(manifest["keys"])
+    return fixture_weights(shared_dir, FIXTURE)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ README) writes one frame-sized PNG per frame, the polygons and the video.
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 
 import cv2
 import numpy as np
@@ -26,6 +24,8 @@ from siamtrack.cli import main
 from siamtrack.errors import SiamtrackError
 from siamtrack.runner.loop import box_mask, box_polygon
 from siamtrack.runner.sinks import BoxWriter, MaskWriter, draw_mask
+
+from conftest import fixture_weights
 
 BLACKSWAN_INIT = (127.0, 73.0, 383.0, 312.0)  # bounding box of the frame-1 DAVIS mask (x, y, w, h)
 
@@ -140,13 +140,7 @@ def test_mask_options_need_a_mask_model(shared_dir, tmp_path, extra, needles):
 @pytest.fixture(scope="module")
 def pysot_weights(shared_dir, tmp_path_factory):
     """A synthetic pysot ``siammask_r50_l3`` model.pth (``{'state_dict': ...}``), conditioned weights."""
-    sys.path.insert(0, str(shared_dir / "tools"))
-    from synth_weights import synth_state_dict
-
-    manifest = json.loads((shared_dir / "fixtures/siammask_r50_l3/manifest.json").read_text())
-    sd = synth_state_dict(manifest["keys"])
-    for key, e in manifest["conditioned"]["log2_scale"].items():
-        sd[key] = sd[key] * 2.0 ** e
+    sd = fixture_weights(shared_dir, "siammask_r50_l3", "cond")
     path = tmp_path_factory.mktemp("siammask_cli") / "model.pth"
     torch.save({"state_dict": sd, "epoch": 20}, path)
     return path

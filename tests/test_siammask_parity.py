@@ -28,12 +28,10 @@ network and share identical crops (frame 2, and the degenerate plain runs).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,6 +49,8 @@ from siamtrack.models.siamese import build_model
 from siamtrack.tracker.factory import create_tracker
 from siamtrack.tracker.registry import TRACKERS
 from siamtrack.tracker.siammask import SiamMaskSharpTracker, mask_polygon, mask_to_frame
+
+from conftest import fixture_manifest, fixture_weights
 
 TOL = 1e-4
 NETWORKS = {"pysot": "siammask_r50_l3", "foolwood": "siammask_sharp_vot"}  # layout -> fixture with its keys / io
@@ -71,26 +71,6 @@ def _n_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
-
-@functools.lru_cache(maxsize=None)
-def _manifest(shared: Path, fixture: str) -> dict:
-    return json.loads((shared / "fixtures" / fixture / "manifest.json").read_text())
-
-
-def _synth(shared: Path, fixture: str, variant: str) -> dict:
-    """The fixture's weights: ``synth_state_dict(keys)``, rescaled by 2**e for the conditioned variant."""
-    tools = str(shared / "tools")
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    from synth_weights import synth_state_dict
-
-    manifest = _manifest(shared, fixture)
-    sd = synth_state_dict(manifest["keys"])
-    if variant == "cond":
-        for key, e in manifest["conditioned"]["log2_scale"].items():
-            sd[key] = sd[key] * 2.0 ** e
-    return sd
 
 
 def _save_official(sd: dict, network: str, variant: str, path: Path) -> None:
@@ -130,7 +110,7 @@ def _prepare_net(shared: Path, folder: Path, network: str, variant: str) -> dict
     torch.set_num_threads(1)
     fixture = NETWORKS[network]
     path = folder / f"{network}_{variant}.pth"
-    _save_official(_synth(shared, fixture, variant), network, variant, path)
+    _save_official(fixture_weights(shared, fixture, variant), network, variant, path)
     model = build_model(siammask_config(network))
     load_strict(model, read_state_dict(path), fixture, str(path))
     model.eval()
@@ -291,8 +271,8 @@ def test_key_layouts_match_references(shared_dir):
     for network, fixture in NETWORKS.items():
         model = build_model(siammask_config(network))
         ours = [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in model.state_dict().items()]
-        assert ours == _manifest(shared_dir, fixture)["keys"], network
-    assert _manifest(shared_dir, "siammask_sharp_davis")["keys"] == _manifest(shared_dir, "siammask_sharp_vot")["keys"]
+        assert ours == fixture_manifest(shared_dir, fixture)["keys"], network
+    assert fixture_manifest(shared_dir, "siammask_sharp_davis")["keys"] == fixture_manifest(shared_dir, "siammask_sharp_vot")["keys"]
     for name in ("io.npz", "io_cond.npz"):
         vot = np.load(shared_dir / "fixtures/siammask_sharp_vot" / name)
         davis = np.load(shared_dir / "fixtures/siammask_sharp_davis" / name)
@@ -309,7 +289,7 @@ def test_network_outputs_match_reference(nets, network, variant):
 
 
 def test_presets_match_reference_configs(shared_dir):
-    cfg = _manifest(shared_dir, "siammask_r50_l3")["config"]
+    cfg = fixture_manifest(shared_dir, "siammask_r50_l3")["config"]
     track = get_preset("siammask")["track"]
     ref = cfg["TRACK"]
     assert (track["penalty_k"], track["window_influence"], track["lr"]) == (ref["PENALTY_K"], ref["WINDOW_INFLUENCE"],
@@ -322,7 +302,7 @@ def test_presets_match_reference_configs(shared_dir):
     for fixture, (_, name) in TRACKS.items():
         if fixture == "siammask_r50_l3":
             continue
-        eff = _manifest(shared_dir, fixture)["config"]["tracker_config_effective"]
+        eff = fixture_manifest(shared_dir, fixture)["config"]["tracker_config_effective"]
         track = get_preset(name)["track"]
         assert (track["penalty_k"], track["window_influence"], track["lr"], track["mask_threshold"]) == \
             (eff["penalty_k"], eff["window_influence"], eff["lr"], eff["seg_thr"]), name

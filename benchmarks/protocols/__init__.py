@@ -12,9 +12,11 @@ tracker per frame (``time.perf_counter`` around ``init`` / ``update`` only).
 
 from __future__ import annotations
 
+import time
+
 from siamtrack.runner.sources import FolderSource
 
-__all__ = ["read_frame", "frame_progress"]
+__all__ = ["read_frame", "frame_progress", "one_pass"]
 
 
 def read_frame(path: str):
@@ -29,3 +31,29 @@ def frame_progress(seq, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=len(seq), desc=f"  {seq.name}", unit="frame", leave=False, position=1, dynamic_ncols=True)
+
+
+def one_pass(tracker, seq, progress: bool = False, reader=read_frame):
+    """Run ``tracker`` once through ``seq``: yields ``(i, frame, result, seconds)`` per frame.
+
+    Frame 0 is ``init(frame, seq.init_box)`` (``result`` None), the others
+    ``update(frame)``; ``seconds`` is ``time.perf_counter`` around that call
+    only. Advances the progress bar (:func:`frame_progress`) and closes it.
+    """
+    bar = frame_progress(seq, progress)
+    try:
+        for i, path in enumerate(seq.frames):
+            frame = reader(path)
+            t0 = time.perf_counter()
+            if i == 0:
+                tracker.init(frame, seq.init_box)
+                result = None
+            else:
+                result = tracker.update(frame)
+            seconds = time.perf_counter() - t0
+            yield i, frame, result, seconds
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()

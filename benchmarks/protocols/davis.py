@@ -10,12 +10,10 @@ maps with ``mask > threshold`` (the preset's mask threshold, SiamMask
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from siamtrack.benchmarks.datasets.davis import read_mask
-from siamtrack.benchmarks.protocols import frame_progress, read_frame
+from siamtrack.benchmarks.protocols import one_pass, read_frame
 from siamtrack.errors import SiamtrackError
 
 __all__ = ["run_masks", "binarise"]
@@ -51,24 +49,12 @@ def run_masks(tracker, seq, threshold: float | None, progress: bool = False, rea
         SiamtrackError: unreadable frame / mask, or see :func:`binarise`.
     """
     masks, times = [], np.zeros(len(seq))
-    bar = frame_progress(seq, progress)
-    try:
-        for i, path in enumerate(seq.frames):
-            frame = reader(path)
-            t0 = time.perf_counter()
-            if i == 0:
-                tracker.init(frame, seq.init_box)
-                times[0] = time.perf_counter() - t0
-                masks.append(read_mask(seq.masks[0]))
-            else:
-                r = tracker.update(frame)
-                times[i] = time.perf_counter() - t0
-                own = getattr(r, "binary_mask", None)
-                masks.append(binarise(own if own is not None else getattr(r, "mask", None), threshold,
-                                      frame.shape, tracker_name))
-            if bar is not None:
-                bar.update()
-    finally:
-        if bar is not None:
-            bar.close()
+    for i, frame, r, seconds in one_pass(tracker, seq, progress, reader):
+        times[i] = seconds
+        if r is None:
+            masks.append(read_mask(seq.masks[0]))
+        else:
+            own = getattr(r, "binary_mask", None)
+            masks.append(binarise(own if own is not None else getattr(r, "mask", None), threshold,
+                                  frame.shape, tracker_name))
     return masks, times

@@ -8,11 +8,9 @@ got10k ``ExperimentOTB.run`` / ``Tracker.track``), GOT-10k (got10k
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from siamtrack.benchmarks.protocols import frame_progress, read_frame
+from siamtrack.benchmarks.protocols import one_pass, read_frame
 
 __all__ = ["run_ope"]
 
@@ -33,25 +31,13 @@ def run_ope(tracker, seq, progress: bool = False, reader=read_frame):
     boxes = np.zeros((n, 4))
     times = np.zeros(n)
     regions = []
-    bar = frame_progress(seq, progress)
-    try:
-        for i, path in enumerate(seq.frames):
-            frame = reader(path)
-            t0 = time.perf_counter()
-            if i == 0:
-                tracker.init(frame, seq.init_box)
-                times[0] = time.perf_counter() - t0
-                boxes[0] = seq.init_box
-                regions.append(boxes[0].copy())
-            else:
-                r = tracker.update(frame)
-                times[i] = time.perf_counter() - t0
-                boxes[i] = np.asarray(r.box, dtype=np.float64).ravel()[:4]
-                poly = getattr(r, "polygon", None)
-                regions.append(boxes[i].copy() if poly is None else np.asarray(poly, dtype=np.float64).ravel())
-            if bar is not None:
-                bar.update()
-    finally:
-        if bar is not None:
-            bar.close()
+    for i, _, r, seconds in one_pass(tracker, seq, progress, reader):
+        times[i] = seconds
+        if r is None:
+            boxes[0] = seq.init_box
+            regions.append(boxes[0].copy())
+        else:
+            boxes[i] = np.asarray(r.box, dtype=np.float64).ravel()[:4]
+            poly = getattr(r, "polygon", None)
+            regions.append(boxes[i].copy() if poly is None else np.asarray(poly, dtype=np.float64).ravel())
     return boxes, times, regions
