@@ -21,7 +21,7 @@ KERNELS = Extension(
     "siamtrack.models._kernels",
     sources=["models/csrc/kernels.c"],
     # OpenMP: the kernels share torch's OpenMP runtime (libgomp.so.1, already loaded by torch) and thread count.
-    extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c11", "-fopenmp"],
+    extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c11", "-ffp-contract=fast", "-fopenmp"],
     extra_link_args=[] if sys.platform == "win32" else ["-fopenmp"],
     optional=True,
 )

@@ -46,9 +46,12 @@ __all__ = ["kernels_available", "FastModule", "DepthwiseConv", "GateAct", "gate_
 #: Activation codes of the C kernels: 0 none, 1 ReLU, 2 ReLU6, 3 hard-swish (Howard et al., ICCV 2019).
 ACT_CODES = {None: 0, "relu": 1, "relu6": 2, "hardswish": 3}
 
-# Depthwise convolutions with fewer channels than this stay with oneDNN: the kernel vectorises over
-# channels, and on wide shallow maps (MobileNetV3's 16-channel 128x128 stage) oneDNN is faster.
+# Depthwise convolutions whose channel count is not a multiple of 8 (the kernel's vector width) run the C kernel's
+# scalar-tail loop only from this many channels up; below, oneDNN is faster.
 MIN_KERNEL_CHANNELS = 32
+# Dense convolutions run the C kernel (``conv_nhwc``) only on image-like inputs of at most this many channels (a
+# network's stem), with a multiple of 8 output channels; oneDNN is faster on deep inputs.
+MAX_STEM_CHANNELS = 4
 
 
 def kernels_available() -> bool:
@@ -131,8 +134,9 @@ class DepthwiseConv(FastModule):
     (weights ``(C, 1, k, k)``, BatchNorm already folded in). Input ``(B, C, H,
     W)`` float32; output ``(B, C, Ho, Wo)`` with ``Ho = (H + 2 p - k) // s + 1``,
     channels-last on the fast path. ``act`` is None, ``"relu"``, ``"relu6"`` or
-    ``"hardswish"``. Convolutions with fewer than ``MIN_KERNEL_CHANNELS``
-    channels use oneDNN even on the fast path.
+    ``"hardswish"``. Convolutions with a channel count that is neither a
+    multiple of 8 nor at least ``MIN_KERNEL_CHANNELS`` use oneDNN even on the
+    fast path.
     """
 
     def __init__(self, conv: nn.Conv2d, act=None):
@@ -150,7 +154,7 @@ class DepthwiseConv(FastModule):
         self.register_buffer("bias", bias.clone().contiguous())
         # (k, k, C): the kernel's layout, one contiguous channel vector per tap.
         self.register_buffer("weight_hwc", weight[:, 0].permute(1, 2, 0).contiguous())
-        self.use_kernel = c >= MIN_KERNEL_CHANNELS
+        self.use_kernel = c % 8 == 0 or c >= MIN_KERNEL_CHANNELS
 
     def extra_repr(self) -> str:
         return (f"{self.channels}, kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
@@ -266,17 +270,51 @@ _MKLDNN_ATTR = {"relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0]), "hardsw
 
 
 class ConvAct(FastModule):
-    """Dense (or grouped) ``Conv2d`` followed by an activation: one oneDNN call
-    (``mkldnn::_convolution_pointwise``) on the fast path, ``conv2d`` then the activation otherwise."""
+    """Dense (or grouped) ``Conv2d`` followed by an activation.
+
+    Fast path: a network's stem (groups 1, at most ``MAX_STEM_CHANNELS`` input
+    channels, a multiple of 8 output channels, square kernel, equal strides and
+    paddings, no dilation) is one call of the C kernel ``conv_nhwc``
+    (convolution + bias + activation, weights stored ``(k, k, Cin, Cout)``);
+    any other convolution one oneDNN call (``mkldnn::_convolution_pointwise``);
+    ``conv2d`` then the activation off the fast path.
+    """
 
     def __init__(self, conv: nn.Conv2d, act):
         super().__init__()
-        self.conv, self.act = conv, act
+        self.conv, self.act, self.act_code = conv, act, ACT_CODES[act]
         self.attr, self.scalars = _MKLDNN_ATTR[act]
         self.mkldnn = _MKLDNN_CONV_ACT is not None and isinstance(conv.padding, tuple) and \
             conv.padding_mode == "zeros"
+        k, s, p = conv.kernel_size, conv.stride, conv.padding
+        self.use_kernel = (conv.groups == 1 and conv.in_channels <= MAX_STEM_CHANNELS and conv.out_channels % 8 == 0
+                           and k[0] == k[1] and s[0] == s[1] and isinstance(p, tuple) and p[0] == p[1]
+                           and conv.dilation == (1, 1) and conv.padding_mode == "zeros")
+        if self.use_kernel:
+            bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
+            # (k*k*Cin, Cout): 2-D, so that a model-wide ``.to(memory_format=channels_last)`` leaves it as it is.
+            self.register_buffer("weight_hwio", conv.weight.detach().permute(2, 3, 1, 0).reshape(-1, conv.out_channels)
+                                 .contiguous())
+            self.register_buffer("bias_or_zero", bias.to(conv.weight.dtype).contiguous())
+
+    def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
+        conv = self.conv
+        k, s, p = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+        return conv.out_channels, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+    def fast_bind(self, inp, shape, out):
+        if not self.use_kernel:
+            return None
+        c, h, w = shape
+        conv = self.conv
+        co, ho, wo = self.fast_out_shape(c, h, w)
+        return [partial(_kernels.conv_nhwc, inp.data_ptr(), self.weight_hwio.data_ptr(), self.bias_or_zero.data_ptr(),
+                        out.data_ptr(), h, w, c, co, conv.kernel_size[0], conv.stride[0], conv.padding[0], ho, wo,
+                        self.act_code)]
 
     def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_kernel:
+            return FastModule.fast_forward(self, x)
         c = self.conv
         if not self.mkldnn:
             return self.slow_forward(x).contiguous(memory_format=torch.channels_last)

@@ -50,6 +50,8 @@ def test_kernels_built():
 @pytest.mark.parametrize("c,h,w,k,s,p", [
     (32, 16, 16, 3, 1, 1), (96, 15, 17, 3, 1, 1), (40, 16, 16, 5, 1, 2), (72, 33, 32, 3, 2, 1),
     (96, 32, 31, 5, 2, 2), (100, 9, 9, 3, 1, 1), (64, 16, 16, 2, 1, 0), (48, 8, 8, 3, 1, 0),
+    # multiples of 8 below 32 (MobileNetV3's 16-channel stage), maps narrower than one 4-pixel block, odd strides
+    (16, 33, 34, 3, 2, 1), (8, 5, 3, 3, 1, 1), (24, 7, 7, 5, 1, 2), (40, 12, 13, 3, 3, 1), (16, 2, 2, 5, 1, 2),
 ])
 @pytest.mark.parametrize("act", [None, "relu", "relu6", "hardswish"])
 def test_depthwise_matches_conv2d(c, h, w, k, s, p, act, threads):
@@ -71,11 +73,12 @@ def test_depthwise_matches_conv2d(c, h, w, k, s, p, act, threads):
     assert torch.equal(one, two)
 
 
-def test_depthwise_few_channels_stays_with_onednn():
-    conv = nn.Conv2d(16, 16, 3, 2, 1, groups=16)
+def test_depthwise_few_odd_channels_stay_with_onednn():
+    # 20 channels: not a multiple of the kernel's 8-float vectors and below MIN_KERNEL_CHANNELS.
+    conv = nn.Conv2d(20, 20, 3, 2, 1, groups=20)
     mod = DepthwiseConv(conv, "relu")
     assert not mod.use_kernel
-    x = cl(torch.randn(1, 16, 20, 20))
+    x = cl(torch.randn(1, 20, 20, 20))
     with torch.inference_mode():
         close(mod(x), F.relu(conv(x)))
 
@@ -119,15 +122,31 @@ def test_gate_in_place_matches_reference(gate_cls, channels, act):
 
 
 @needs_kernels
-def test_conv_act_one_onednn_call():
-    torch.manual_seed(5)
-    conv = nn.Conv2d(3, 16, 3, 2, 1)
-    x = torch.rand(1, 3, 31, 31) * 255
+@pytest.mark.parametrize("cin,cout,h,w,k,s,p,c_kernel", [
+    (3, 16, 31, 31, 3, 2, 1, True),  # MobileNetV3's stem: the C kernel (conv_nhwc)
+    (3, 24, 17, 20, 3, 1, 1, True),  # 24 outputs: one 16-wide and one 8-wide block
+    (1, 8, 9, 6, 5, 2, 2, True),  # a generic kernel size on a map narrower than two 4-pixel blocks
+    (3, 16, 2, 3, 3, 2, 1, True),  # every pixel a border pixel
+    (3, 12, 31, 31, 3, 2, 1, False),  # outputs not a multiple of 8: oneDNN
+    (8, 16, 20, 20, 3, 1, 1, False),  # deep input: oneDNN
+])
+@pytest.mark.parametrize("act", ["relu", "hardswish"])
+def test_conv_act_matches_conv2d(cin, cout, h, w, k, s, p, c_kernel, act, threads):
+    torch.manual_seed(cin + cout + k)
+    conv = nn.Conv2d(cin, cout, k, s, p)
+    x = torch.rand(1, cin, h, w) * 255
     with torch.inference_mode():
-        ref = F.hardswish(conv(x))
-        mod = ConvAct(cl_conv(conv), "hardswish")
-        close(mod(cl(x)), ref, tol=1e-4)
+        ref = ACTS[act](conv(x))
+        mod = ConvAct(cl_conv(conv), act)
+        assert mod.use_kernel == c_kernel
+        torch.set_num_threads(1)
+        one = mod(cl(x))
+        torch.set_num_threads(2)
+        two = mod(cl(x))
+        close(one, ref, tol=1e-4)
         close(mod(x), ref, tol=1e-4)
+    assert one.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(one, two)
 
 
 def cl_conv(conv):

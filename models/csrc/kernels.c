@@ -56,11 +56,108 @@ static inline void activate(float *restrict v, int n, int act) {
     }
 }
 
+/* Eight floats, unaligned: GCC vector extension (one AVX register in the x86-64-v3 clone, two SSE registers in the
+ * default one). Loads and stores through memcpy compile to single unaligned moves. */
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 ld8(const float *p) {
+    v8 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st8(float *p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+
+/* Depthwise convolution, one output pixel (any position: taps outside the input skipped), channels
+ * [c, c + 8 NV): NV independent accumulators so consecutive FMAs do not wait on each other. */
+static inline __attribute__((always_inline)) void dw_pixel(const float *restrict x, const float *restrict w,
+                                                           const float *restrict b, float *restrict o, int W, int C,
+                                                           const int k, const int s, int p, int iy0, int ky0,
+                                                           int ky1, int ox, int c, const int NV) {
+    const int ix0 = ox * s - p;
+    const int kx0 = ix0 < 0 ? -ix0 : 0;
+    const int kx1 = ix0 + k > W ? W - ix0 : k;
+    v8 a[4];
+    for (int v = 0; v < NV; ++v) a[v] = ld8(b + c + 8 * v);
+    for (int ky = ky0; ky < ky1; ++ky)
+        for (int kx = kx0; kx < kx1; ++kx) {
+            const float *restrict xr = x + ((size_t)(iy0 + ky) * W + (ix0 + kx)) * C + c;
+            const float *restrict wr = w + ((size_t)ky * k + kx) * C + c;
+            for (int v = 0; v < NV; ++v) a[v] += ld8(xr + 8 * v) * ld8(wr + 8 * v);
+        }
+    for (int v = 0; v < NV; ++v) st8(o + c + 8 * v, a[v]);
+}
+
+/* Four interior output pixels (all taps inside the input), channels [c, c + 8 NV): 4 NV accumulators in
+ * registers, each weight vector loaded once for the four pixels; with k and s constants the tap loop unrolls
+ * and the loads that overlapping windows share are done once. */
+static inline __attribute__((always_inline)) void dw_block4(const float *restrict x, const float *restrict w,
+                                                            const float *restrict b, float *restrict o, int W, int C,
+                                                            const int k, const int s, int iy0, int ky0, int ky1,
+                                                            int ix0, int c, const int NV) {
+    v8 a[4][2];
+    for (int v = 0; v < NV; ++v) a[0][v] = a[1][v] = a[2][v] = a[3][v] = ld8(b + c + 8 * v);
+    for (int ky = ky0; ky < ky1; ++ky) {
+        const float *restrict xr = x + ((size_t)(iy0 + ky) * W + ix0) * C + c;
+        const float *restrict wr = w + (size_t)ky * k * C + c;
+        for (int kx = 0; kx < k; ++kx)
+            for (int v = 0; v < NV; ++v) {
+                const v8 wv = ld8(wr + (size_t)kx * C + 8 * v);
+                for (int j = 0; j < 4; ++j) a[j][v] += ld8(xr + (size_t)(j * s + kx) * C + 8 * v) * wv;
+            }
+    }
+    for (int j = 0; j < 4; ++j)
+        for (int v = 0; v < NV; ++v) st8(o + (size_t)j * C + c + 8 * v, a[j][v]);
+}
+
+/* One output row of a depthwise convolution, C % 8 == 0: interior pixels four at a time, border ones singly. */
+static inline __attribute__((always_inline)) void dw_row(const float *restrict x, const float *restrict w,
+                                                         const float *restrict b, float *restrict yrow, int H, int W,
+                                                         int C, const int k, const int s, int p, int oy, int Wo,
+                                                         int act) {
+    const int iy0 = oy * s - p;
+    const int ky0 = iy0 < 0 ? -iy0 : 0;
+    const int ky1 = iy0 + k > H ? H - iy0 : k;
+    /* Interior: ox * s - p >= 0 and ox * s - p + k <= W. */
+    int lo = (p + s - 1) / s;
+    int hi = W - k + p >= 0 ? (W - k + p) / s + 1 : 0;
+    if (hi > Wo) hi = Wo;
+    if (lo > hi) lo = hi;
+    for (int ox = 0; ox < Wo; ++ox) {
+        float *restrict o = yrow + (size_t)ox * C;
+        if (ox >= lo && ox + 4 <= hi) {
+            const int ix0 = ox * s - p;
+            int c = 0;
+            for (; c + 16 <= C; c += 16) dw_block4(x, w, b, o, W, C, k, s, iy0, ky0, ky1, ix0, c, 2);
+            if (c < C) dw_block4(x, w, b, o, W, C, k, s, iy0, ky0, ky1, ix0, c, 1);
+            ox += 3;
+            continue;
+        }
+        int c = 0;
+        for (; c + 32 <= C; c += 32) dw_pixel(x, w, b, o, W, C, k, s, p, iy0, ky0, ky1, ox, c, 4);
+        for (; c < C; c += 8) dw_pixel(x, w, b, o, W, C, k, s, p, iy0, ky0, ky1, ox, c, 1);
+    }
+    activate(yrow, Wo * C, act);
+}
+
 MULTIVERSION
 static void depthwise_nhwc_impl(const float *restrict x, const float *restrict w, const float *restrict b,
                                 float *restrict y, int H, int W, int C, int k, int s, int p, int Ho, int Wo,
                                 int act) {
     const double work = (double)Ho * Wo * C * k * k;
+    if (C % 8 == 0) {
+#pragma omp parallel for schedule(static) if (work > PARALLEL_MIN_WORK)
+        for (int oy = 0; oy < Ho; ++oy) {
+            float *restrict yrow = y + (size_t)oy * Wo * C;
+            /* The kernel sizes of MobileNet / NanoTrack compiled with constant k and s; others generic. */
+            if (k == 3 && s == 1) dw_row(x, w, b, yrow, H, W, C, 3, 1, p, oy, Wo, act);
+            else if (k == 3 && s == 2) dw_row(x, w, b, yrow, H, W, C, 3, 2, p, oy, Wo, act);
+            else if (k == 5 && s == 1) dw_row(x, w, b, yrow, H, W, C, 5, 1, p, oy, Wo, act);
+            else if (k == 5 && s == 2) dw_row(x, w, b, yrow, H, W, C, 5, 2, p, oy, Wo, act);
+            else dw_row(x, w, b, yrow, H, W, C, k, s, p, oy, Wo, act);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (work > PARALLEL_MIN_WORK)
     for (int oy = 0; oy < Ho; ++oy) {
         const int iy0 = oy * s - p;
@@ -81,6 +178,89 @@ static void depthwise_nhwc_impl(const float *restrict x, const float *restrict w
             }
             activate(o, C, act);
         }
+    }
+}
+
+/* Dense convolution, four output pixels x NV vectors of 8 output channels with the accumulators in registers;
+ * every input value broadcast once per tap. x (H, W, Cin), w (k, k, Cin, Cout). */
+static inline __attribute__((always_inline)) void conv_block4(const float *restrict x, const float *restrict w,
+                                                              const float *restrict b, float *restrict o, int W,
+                                                              int Cin, int Cout, int k, int s, int iy0, int ky0,
+                                                              int ky1, int ix0, int co, const int NV) {
+    v8 a[4][2];
+    for (int v = 0; v < NV; ++v) a[0][v] = a[1][v] = a[2][v] = a[3][v] = ld8(b + co + 8 * v);
+    for (int ky = ky0; ky < ky1; ++ky) {
+        const float *restrict xr = x + ((size_t)(iy0 + ky) * W + ix0) * Cin;
+        for (int kx = 0; kx < k; ++kx) {
+            for (int ci = 0; ci < Cin; ++ci) {
+                const float *restrict wr = w + (((size_t)ky * k + kx) * Cin + ci) * Cout + co;
+                const float x0 = xr[(size_t)kx * Cin + ci], x1 = xr[(size_t)(s + kx) * Cin + ci];
+                const float x2 = xr[(size_t)(2 * s + kx) * Cin + ci], x3 = xr[(size_t)(3 * s + kx) * Cin + ci];
+                for (int v = 0; v < NV; ++v) {
+                    const v8 wv = ld8(wr + 8 * v);
+                    a[0][v] += x0 * wv;
+                    a[1][v] += x1 * wv;
+                    a[2][v] += x2 * wv;
+                    a[3][v] += x3 * wv;
+                }
+            }
+        }
+    }
+    for (int j = 0; j < 4; ++j)
+        for (int v = 0; v < NV; ++v) st8(o + (size_t)j * Cout + co + 8 * v, a[j][v]);
+}
+
+/* One output row of a dense convolution: interior pixels four at a time, border ones singly. */
+static inline __attribute__((always_inline)) void conv_row(const float *restrict x, const float *restrict w,
+                                                           const float *restrict b, float *restrict yrow, int H,
+                                                           int W, const int Cin, int Cout, const int k, int s, int p,
+                                                           int oy, int Wo, int act) {
+    const int iy0 = oy * s - p;
+    const int ky0 = iy0 < 0 ? -iy0 : 0;
+    const int ky1 = iy0 + k > H ? H - iy0 : k;
+    int lo = (p + s - 1) / s;
+    int hi = W - k + p >= 0 ? (W - k + p) / s + 1 : 0;
+    if (hi > Wo) hi = Wo;
+    if (lo > hi) lo = hi;
+    for (int ox = 0; ox < Wo; ++ox) {
+        const int ix0 = ox * s - p;
+        if (ox >= lo && ox + 4 <= hi) { /* four interior pixels */
+            int co = 0;
+            for (; co + 16 <= Cout; co += 16)
+                conv_block4(x, w, b, yrow + (size_t)ox * Cout, W, Cin, Cout, k, s, iy0, ky0, ky1, ix0, co, 2);
+            for (; co < Cout; co += 8)
+                conv_block4(x, w, b, yrow + (size_t)ox * Cout, W, Cin, Cout, k, s, iy0, ky0, ky1, ix0, co, 1);
+            ox += 3;
+            continue;
+        }
+        const int kx0 = ix0 < 0 ? -ix0 : 0;
+        const int kx1 = ix0 + k > W ? W - ix0 : k;
+        float *restrict o = yrow + (size_t)ox * Cout;
+        for (int co = 0; co < Cout; co += 8) {
+            v8 a = ld8(b + co);
+            for (int ky = ky0; ky < ky1; ++ky)
+                for (int kx = kx0; kx < kx1; ++kx)
+                    for (int ci = 0; ci < Cin; ++ci)
+                        a += x[((size_t)(iy0 + ky) * W + ix0 + kx) * Cin + ci] *
+                             ld8(w + (((size_t)ky * k + kx) * Cin + ci) * Cout + co);
+            st8(o + co, a);
+        }
+    }
+    activate(yrow, Wo * Cout, act);
+}
+
+MULTIVERSION
+static void conv_nhwc_impl(const float *restrict x, const float *restrict w, const float *restrict b,
+                           float *restrict y, int H, int W, int Cin, int Cout, int k, int s, int p, int Ho, int Wo,
+                           int act) {
+    const double work = (double)Ho * Wo * Cout * Cin * k * k;
+#pragma omp parallel for schedule(static) if (work > PARALLEL_MIN_WORK)
+    for (int oy = 0; oy < Ho; ++oy) {
+        float *restrict yrow = y + (size_t)oy * Wo * Cout;
+        if (Cin == 3 && k == 3) /* an image stem, compiled with constant sizes */
+            conv_row(x, w, b, yrow, H, W, 3, Cout, 3, s, p, oy, Wo, act);
+        else
+            conv_row(x, w, b, yrow, H, W, Cin, Cout, k, s, p, oy, Wo, act);
     }
 }
 
@@ -162,6 +342,21 @@ static PyObject *depthwise_nhwc(PyObject *self, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
+static PyObject *conv_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t a[14];
+    if (parse_args(args, nargs, 14, "conv_nhwc", a) < 0) return NULL;
+    if (a[7] % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "conv_nhwc: Cout must be a multiple of 8");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    conv_nhwc_impl((const float *)a[0], (const float *)a[1], (const float *)a[2], (float *)a[3], (int)a[4],
+                   (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12],
+                   (int)a[13]);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *bias_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t a[6];
     if (parse_args(args, nargs, 6, "bias_act_nhwc", a) < 0) return NULL;
@@ -194,6 +389,9 @@ static PyObject *gate_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t
 static PyMethodDef methods[] = {
     {"depthwise_nhwc", (PyCFunction)(void (*)(void))depthwise_nhwc, METH_FASTCALL,
      "depthwise_nhwc(x, w, b, y, H, W, C, k, stride, pad, Ho, Wo, act): depthwise convolution, NHWC float32"},
+    {"conv_nhwc", (PyCFunction)(void (*)(void))conv_nhwc, METH_FASTCALL,
+     "conv_nhwc(x, w, b, y, H, W, Cin, Cout, k, stride, pad, Ho, Wo, act): dense convolution, NHWC float32, "
+     "weights (k, k, Cin, Cout), Cout a multiple of 8"},
     {"bias_act_nhwc", (PyCFunction)(void (*)(void))bias_act_nhwc, METH_FASTCALL,
      "bias_act_nhwc(y, b, r, P, C, act): in place y[p, c] = act(y[p, c] + b[c]) (+ r[p, c] if r), NHWC float32"},
     {"gate_act_nhwc", (PyCFunction)(void (*)(void))gate_act_nhwc, METH_FASTCALL,
