@@ -41,7 +41,8 @@ except ImportError:  # pragma: no cover - exercised only on installs without a c
     _kernels = None
 
 __all__ = ["kernels_available", "FastModule", "DepthwiseConv", "GateAct", "gate_inplace", "PointwiseAct", "ConvAct",
-           "FastSequential", "fuse_activations", "ACT_CODES"]
+           "FastSequential", "PointwiseMap", "fuse_activations",
+           "ACT_CODES"]
 
 #: Activation codes of the C kernels: 0 none, 1 ReLU, 2 ReLU6, 3 hard-swish (Howard et al., ICCV 2019).
 ACT_CODES = {None: 0, "relu": 1, "relu6": 2, "hardswish": 3}
@@ -230,8 +231,10 @@ def gate_inplace(x: torch.Tensor, gate: nn.Module, act=None) -> torch.Tensor:
 class PointwiseAct(PointwiseLinear, FastModule):
     """1x1 convolution (as :class:`~siamtrack.models.fuse.PointwiseLinear`) followed by an activation (or none).
 
-    Fast path: ``y = x_hwc @ W^T`` (one ``mm`` on the ``(H*W, Cin)`` view), then
-    ``y = act(y + b)`` in place by the C kernel ``bias_act_nhwc``. Input ``(1,
+    Fast path: ``y = act(x_hwc @ W^T + b)`` on the ``(H*W, Cin)`` view, one call
+    of the C kernel ``pointwise_nhwc`` (register-blocked matrix product, bias
+    and activation in its epilogue) when ``Cout`` is a multiple of 8; else one
+    ``mm`` then ``y = act(y + b)`` in place by ``bias_act_nhwc``. Input ``(1,
     Cin, H, W)`` float32 channels-last; output ``(1, Cout, H, W)`` channels-last.
     """
 
@@ -260,9 +263,39 @@ class PointwiseAct(PointwiseLinear, FastModule):
     def fast_bind(self, inp, shape, out, residual=None):
         """As :meth:`FastModule.fast_bind`; ``residual`` (an ``(H*W, Cout)`` tensor) is added after the activation."""
         _, h, w = shape
+        r = 0 if residual is None else residual.data_ptr()
+        if self.out_channels % 8 == 0:  # the C matrix product with bias, activation and residual in its epilogue
+            return [partial(_kernels.pointwise_nhwc, inp.data_ptr(), self.weight_t.data_ptr(),
+                            self.bias_or_zero.data_ptr(), r, out.data_ptr(), h * w, self.in_channels,
+                            self.out_channels, self.act_code)]
         return [partial(torch.mm, inp, self.weight_t, out=out),
-                partial(_kernels.bias_act_nhwc, out.data_ptr(), self.bias_or_zero.data_ptr(),
-                        0 if residual is None else residual.data_ptr(), h * w, self.out_channels, self.act_code)]
+                partial(_kernels.bias_act_nhwc, out.data_ptr(), self.bias_or_zero.data_ptr(), r, h * w,
+                        self.out_channels, self.act_code)]
+
+
+class PointwiseMap:
+    """A fixed 1x1 convolution, e.g. one composed from a template at init: ``weight`` ``(Cout, Cin)``, ``bias``
+    ``(Cout,)``, float32.
+
+    ``map(x)`` for ``x`` ``(B, Cin, H, W)`` returns ``(B, Cout, H, W)``: on the
+    fast path (see :func:`_fast`, ``Cout`` a multiple of 8) one call of the C
+    kernel ``pointwise_nhwc`` into a fresh channels-last map, otherwise
+    :func:`~siamtrack.models.fuse.pointwise_conv`.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
+        self.weight, self.bias = weight.contiguous(), bias.contiguous()
+        self.weight_t = weight.t().contiguous()  # (Cin, Cout), the kernel's layout
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        co, ci = self.weight.shape
+        if _fast(x) and co % 8 == 0 and self.weight.device.type == "cpu" and self.weight.dtype == torch.float32:
+            _, c, h, w = x.shape
+            out = torch.empty((h * w, co), dtype=torch.float32)
+            _kernels.pointwise_nhwc(x.permute(0, 2, 3, 1).reshape(h * w, c).data_ptr(), self.weight_t.data_ptr(),
+                                    self.bias.data_ptr(), 0, out.data_ptr(), h * w, ci, co, 0)
+            return out.view(1, h, w, co).permute(0, 3, 1, 2)
+        return pointwise_conv(x, self.weight, self.bias)
 
 
 _MKLDNN_CONV_ACT = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)

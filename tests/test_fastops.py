@@ -91,17 +91,42 @@ def test_depthwise_rejects_unknown_activation():
 @needs_kernels
 @pytest.mark.parametrize("act", [None, "relu", "relu6", "hardswish"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_pointwise_act_matches_linear(act, bias, threads):
+@pytest.mark.parametrize("cin,cout,h,w", [
+    (40, 72, 13, 11),  # the C matrix product: 143 rows = 23 blocks of 6 + a 5-row tail, 72 = 4 x 16 + 8 columns
+    (96, 16, 16, 16),  # 256 rows = 42 blocks + 4
+    (7, 8, 1, 3),  # fewer rows than one block
+    (48, 4, 5, 5),  # 4 outputs (NanoTrack's box head): mm + bias_act_nhwc
+])
+def test_pointwise_act_matches_linear(act, bias, cin, cout, h, w, threads):
     torch.manual_seed(3)
-    conv = nn.Conv2d(40, 72, 1, bias=bias)
-    x = torch.randn(1, 40, 13, 11) * 3
+    conv = nn.Conv2d(cin, cout, 1, bias=bias)
+    x = torch.randn(1, cin, h, w) * 3
     with torch.inference_mode():
         ref = ACTS[act](conv(x))
         mod = PointwiseAct(PointwiseLinear(conv), act)
+        outs = []
         for n in (1, 2):
             torch.set_num_threads(n)
-            close(mod(cl(x)), ref)
+            outs.append(mod(cl(x)))
+            close(outs[-1], ref)
         close(mod(x), ref)
+    assert outs[0].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(outs[0], outs[1])
+
+
+@needs_kernels
+@pytest.mark.parametrize("cout", [64, 6])
+def test_pointwise_map_matches_conv2d(cout):
+    torch.manual_seed(cout)
+    weight, bias = torch.randn(cout, 48), torch.randn(cout)
+    x = torch.randn(1, 48, 16, 16)
+    ref = F.conv2d(x, weight[:, :, None, None], bias)
+    pw = fastops.PointwiseMap(weight, bias)
+    with torch.inference_mode():
+        fast = pw(cl(x))
+        close(fast, ref)
+        close(pw(x), ref)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
 
 
 @needs_kernels

@@ -264,6 +264,64 @@ static void conv_nhwc_impl(const float *restrict x, const float *restrict w, con
     }
 }
 
+/* Matrix product rows [p, p + M) x columns [n, n + 8 NV): y = x W + b with the M x NV accumulators in registers;
+ * x (P, K) row-major, w (K, N) row-major. */
+static inline __attribute__((always_inline)) void gemm_block(const float *restrict x, const float *restrict w,
+                                                             const float *restrict b, float *restrict y, int K,
+                                                             int N, Py_ssize_t p, int n, const int M, const int NV) {
+    v8 a[6][2];
+    for (int v = 0; v < NV; ++v) {
+        const v8 bv = ld8(b + n + 8 * v);
+        for (int r = 0; r < M; ++r) a[r][v] = bv;
+    }
+    const float *restrict xr = x + (size_t)p * K;
+    for (int k = 0; k < K; ++k) {
+        const float *restrict wr = w + (size_t)k * N + n;
+        v8 wv[2];
+        for (int v = 0; v < NV; ++v) wv[v] = ld8(wr + 8 * v);
+        for (int r = 0; r < M; ++r) {
+            const float xv = xr[(size_t)r * K + k];
+            for (int v = 0; v < NV; ++v) a[r][v] += xv * wv[v];
+        }
+    }
+    for (int r = 0; r < M; ++r)
+        for (int v = 0; v < NV; ++v) st8(y + ((size_t)p + r) * N + n + 8 * v, a[r][v]);
+}
+
+/* Rows [p, p + M) of y = act(x W + b) (+ r), all columns (N % 8 == 0). */
+static inline __attribute__((always_inline)) void gemm_rows(const float *restrict x, const float *restrict w,
+                                                            const float *restrict b, const float *restrict res,
+                                                            float *restrict y, int K, int N, Py_ssize_t p,
+                                                            const int M, int act) {
+    int n = 0;
+    for (; n + 16 <= N; n += 16) gemm_block(x, w, b, y, K, N, p, n, M, 2);
+    if (n < N) gemm_block(x, w, b, y, K, N, p, n, M, 1);
+    float *restrict rows = y + (size_t)p * N;
+    activate(rows, M * N, act);
+    if (res) {
+        const float *restrict rr = res + (size_t)p * N;
+        for (int i = 0; i < M * N; ++i) rows[i] += rr[i];
+    }
+}
+
+/* y (P, N) = act(x (P, K) W (K, N) + b) (+ r (P, N) when r != 0): a 1x1 convolution on a channels-last map. */
+MULTIVERSION
+static void pointwise_nhwc_impl(const float *restrict x, const float *restrict w, const float *restrict b,
+                                const float *restrict res, float *restrict y, Py_ssize_t P, int K, int N, int act) {
+    const Py_ssize_t blocks = P / 6;
+#pragma omp parallel for schedule(static) if ((double)P * K * N > PARALLEL_MIN_WORK)
+    for (Py_ssize_t i = 0; i < blocks; ++i) gemm_rows(x, w, b, res, y, K, N, i * 6, 6, act);
+    const Py_ssize_t p = blocks * 6;
+    switch (P - p) {
+    case 5: gemm_rows(x, w, b, res, y, K, N, p, 5, act); break;
+    case 4: gemm_rows(x, w, b, res, y, K, N, p, 4, act); break;
+    case 3: gemm_rows(x, w, b, res, y, K, N, p, 3, act); break;
+    case 2: gemm_rows(x, w, b, res, y, K, N, p, 2, act); break;
+    case 1: gemm_rows(x, w, b, res, y, K, N, p, 1, act); break;
+    default: break;
+    }
+}
+
 MULTIVERSION
 static void scale_act_nhwc_impl(float *restrict x, const float *restrict g, Py_ssize_t P, int C, int act) {
 #pragma omp parallel for schedule(static) if ((double)P * C > PARALLEL_MIN_WORK)
@@ -357,6 +415,20 @@ static PyObject *conv_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
+static PyObject *pointwise_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t a[9];
+    if (parse_args(args, nargs, 9, "pointwise_nhwc", a) < 0) return NULL;
+    if (a[7] % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "pointwise_nhwc: N must be a multiple of 8");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    pointwise_nhwc_impl((const float *)a[0], (const float *)a[1], (const float *)a[2], (const float *)a[3],
+                        (float *)a[4], a[5], (int)a[6], (int)a[7], (int)a[8]);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *bias_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t a[6];
     if (parse_args(args, nargs, 6, "bias_act_nhwc", a) < 0) return NULL;
@@ -392,6 +464,9 @@ static PyMethodDef methods[] = {
     {"conv_nhwc", (PyCFunction)(void (*)(void))conv_nhwc, METH_FASTCALL,
      "conv_nhwc(x, w, b, y, H, W, Cin, Cout, k, stride, pad, Ho, Wo, act): dense convolution, NHWC float32, "
      "weights (k, k, Cin, Cout), Cout a multiple of 8"},
+    {"pointwise_nhwc", (PyCFunction)(void (*)(void))pointwise_nhwc, METH_FASTCALL,
+     "pointwise_nhwc(x, w, b, r, y, P, K, N, act): y = act(x w + b) (+ r if r), x (P, K), w (K, N), N a multiple "
+     "of 8, NHWC float32"},
     {"bias_act_nhwc", (PyCFunction)(void (*)(void))bias_act_nhwc, METH_FASTCALL,
      "bias_act_nhwc(y, b, r, P, C, act): in place y[p, c] = act(y[p, c] + b[c]) (+ r[p, c] if r), NHWC float32"},
     {"gate_act_nhwc", (PyCFunction)(void (*)(void))gate_act_nhwc, METH_FASTCALL,

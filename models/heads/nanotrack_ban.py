@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from siamtrack.models.fastops import gate_inplace
-from siamtrack.models.fuse import affine_1x1, pointwise_conv
+from siamtrack.models.fastops import PointwiseMap, gate_inplace
+from siamtrack.models.fuse import affine_1x1
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_depthwise, xcorr_pixelwise
 
@@ -93,9 +93,9 @@ def _compose_pixelwise(kernel: torch.Tensor, search_affine) -> tuple:
     return k @ w, k @ b
 
 
-def _as_pointwise(weight: torch.Tensor, bias: torch.Tensor, dtype) -> tuple:
-    """``(Cout, Cin)`` weight and ``(Cout,)`` bias in ``dtype`` for :func:`~siamtrack.models.fuse.pointwise_conv`."""
-    return weight.to(dtype).contiguous(), bias.to(dtype).contiguous()
+def _as_pointwise(weight: torch.Tensor, bias: torch.Tensor, dtype) -> PointwiseMap:
+    """The 1x1 convolution of ``(Cout, Cin)`` weight and ``(Cout,)`` bias, cast to ``dtype``."""
+    return PointwiseMap(weight.to(dtype), bias.to(dtype))
 
 
 class BANv1(nn.Module):
@@ -125,8 +125,7 @@ class BANv1(nn.Module):
         return _as_pointwise(w, b, zf.dtype)
 
     def track(self, state, xf):
-        w, b = state
-        return self._towers(self.corr_pw.CA_layer.apply_(pointwise_conv(xf, w, b)))
+        return self._towers(self.corr_pw.CA_layer.apply_(state(xf)))
 
 
 class PixelwiseCorrV2(nn.Module):
@@ -166,18 +165,14 @@ class BANv2(nn.Module):
         return self._towers(self.corr_pw_reg(zf, xf), self.corr_pw_cls(zf, xf))
 
     def template(self, zf):
-        parts = []
-        for corr in (self.corr_pw_reg, self.corr_pw_cls):
-            parts.append(_compose_pixelwise(corr.conv_kernel(zf), affine_1x1(corr.conv_search)))
-        w = torch.cat([p[0] for p in parts])
-        b = torch.cat([p[1] for p in parts])
-        return _as_pointwise(w, b, zf.dtype)
+        # One 1x1 convolution per branch, so that each branch owns a contiguous map for its in-place attention.
+        return tuple(_as_pointwise(*_compose_pixelwise(corr.conv_kernel(zf), affine_1x1(corr.conv_search)), zf.dtype)
+                     for corr in (self.corr_pw_reg, self.corr_pw_cls))
 
     def track(self, state, xf):
-        w, b = state
-        n = w.shape[0] // 2  # reg rows, then cls rows: two products so each branch owns a contiguous map
-        reg = self.corr_pw_reg.CA_layer.apply_(pointwise_conv(xf, w[:n], b[:n]))
-        cls = self.corr_pw_cls.CA_layer.apply_(pointwise_conv(xf, w[n:], b[n:]))
+        reg_map, cls_map = state
+        reg = self.corr_pw_reg.CA_layer.apply_(reg_map(xf))
+        cls = self.corr_pw_cls.CA_layer.apply_(cls_map(xf))
         return self._towers(reg, cls)
 
 
@@ -255,13 +250,12 @@ class BANv3(nn.Module):
             ws.append(w)
             bs.append(b)
             dw_kernels.append(corr.conv_kernel(zc)[0])  # (C, 4, 4)
-        w, b = _as_pointwise(torch.cat(ws), torch.cat(bs), zf.dtype)
         dw = torch.cat(dw_kernels)[:, None].contiguous()  # (2C, 1, 4, 4)
-        return w, b, dw
+        return _as_pointwise(torch.cat(ws), torch.cat(bs), zf.dtype), dw
 
     def track(self, state, xf):
-        w, b, dw = state
-        feat = pointwise_conv(xf, w, b)
+        pw, dw = state
+        feat = pw(xf)
         pw_reg, pw_cls, dw_in = feat[:, :64], feat[:, 64:128], feat[:, 128:]
         dw_out = F.conv2d(dw_in, dw, padding=1, groups=dw.shape[0])
         c = dw_out.shape[1] // 2
