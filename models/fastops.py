@@ -2,7 +2,8 @@
 
 oneDNN pays a fixed ~50-60 us per depthwise convolution call on this
 project's small maps (NanoTrack's 16x16 towers: ~0.2 M multiply-adds each),
-several times the arithmetic, and every separate bias / activation op is one
+several times the arithmetic; MKL's matrix products run these 1x1
+convolutions on one thread; and every separate bias / activation op is one
 more pass and one more dispatch. Built by
 :meth:`~siamtrack.models.siamese.SiameseModel.prepare_inference`:
 
@@ -12,10 +13,13 @@ more pass and one more dispatch. Built by
   built by ``setup.py``);
 * :class:`GateAct`: a squeeze-excite gate and the activation after it, in place;
 * :class:`PointwiseAct`: a 1x1 convolution as one matrix product over the
-  channels-last view, then bias + activation in one in-place pass;
-* :class:`ConvAct`: any other convolution + activation as one oneDNN call
-  (``mkldnn::_convolution_pointwise``, the fused op PyTorch's own CPU
-  compiler emits).
+  channels-last view with bias + activation (+ a residual) in its epilogue
+  (C kernel ``pointwise_nhwc``), :class:`PointwiseMap` the same for fixed
+  weights made at init (NanoTrack's template-composed correlations);
+* :class:`ConvAct`: a stem convolution (an image's 3 channels in) + activation
+  as one call of the C kernel ``conv_nhwc``; any other convolution +
+  activation as one oneDNN call (``mkldnn::_convolution_pointwise``, the fused
+  op PyTorch's own CPU compiler emits).
 
 The fast path is taken for float32, batch-1, channels-last CPU tensors outside
 autograd; anything else (CUDA, NCHW, batches, or a build without the C
@@ -41,7 +45,7 @@ except ImportError:  # pragma: no cover - exercised only on installs without a c
     _kernels = None
 
 __all__ = ["kernels_available", "FastModule", "DepthwiseConv", "GateAct", "gate_inplace", "PointwiseAct", "ConvAct",
-           "FastSequential", "PointwiseMap", "fuse_activations",
+           "FastSequential", "PointwiseMap", "gate_calls", "fast_input", "fuse_activations",
            "ACT_CODES"]
 
 #: Activation codes of the C kernels: 0 none, 1 ReLU, 2 ReLU6, 3 hard-swish (Howard et al., ICCV 2019).
@@ -50,9 +54,17 @@ ACT_CODES = {None: 0, "relu": 1, "relu6": 2, "hardswish": 3}
 # Depthwise convolutions whose channel count is not a multiple of 8 (the kernel's vector width) run the C kernel's
 # scalar-tail loop only from this many channels up; below, oneDNN is faster.
 MIN_KERNEL_CHANNELS = 32
-# Dense convolutions run the C kernel (``conv_nhwc``) only on image-like inputs of at most this many channels (a
-# network's stem), with a multiple of 8 output channels; oneDNN is faster on deep inputs.
+# 1x1 convolutions run the C kernel ``pointwise_nhwc`` only when their weights (Cin x Cout floats) fit in this many
+# floats (128 KB, within a core's L2 cache: the kernel streams the whole weight matrix once per block of 6 pixels);
+# larger ones (ResNet-50's) go to MKL's cache-blocked product, which is up to 1.9x faster there.
+MAX_POINTWISE_WEIGHTS = 32768
+# Dense convolutions run the C kernel ``conv_nhwc`` only on image-like inputs of at most this many channels (a
+# network's stem) with 3x3 kernels and 8 or 16 output channels (MobileNetV3's stem: 0.35 vs oneDNN's 0.39 ms
+# on one thread); oneDNN is faster on deep inputs, larger kernels (AlexNet's 11x11: 1.2-1.75x slower in C) and
+# wider outputs (MobileNetV2's 32: 1.2x).
 MAX_STEM_CHANNELS = 4
+STEM_KERNEL_SIZE = 3
+MAX_STEM_OUT_CHANNELS = 16
 
 
 def kernels_available() -> bool:
@@ -81,21 +93,21 @@ def _apply_activation(y: torch.Tensor, act) -> torch.Tensor:
     return y
 
 
-def _fast(x: torch.Tensor) -> bool:
+def fast_input(x: torch.Tensor) -> bool:
     """The C fast path applies: C extension built, float32 batch-1 channels-last CPU tensor outside autograd."""
     return (_kernels is not None and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
             and x.shape[0] == 1 and not x.requires_grad and x.is_contiguous(memory_format=torch.channels_last))
 
 
 class FastModule(nn.Module):
-    """A module with a ``fast_forward(x)`` for inputs where :func:`_fast` holds (its output then holds it too)
+    """A module with a ``fast_forward(x)`` for inputs where :func:`fast_input` holds (its output then holds it too)
     and a ``slow_forward(x)`` (torch operators) for everything else."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fast_forward(x) if _fast(x) else self.slow_forward(x)
+        return self.fast_forward(x) if fast_input(x) else self.slow_forward(x)
 
     def fast_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The module on ``x`` (where :func:`_fast` holds) through its :meth:`fast_bind` calls; a module that
+        """The module on ``x`` (where :func:`fast_input` holds) through its :meth:`fast_bind` calls; a module that
         cannot be bound falls back to :meth:`slow_forward`, made channels-last."""
         _, c, h, w = x.shape
         co, ho, wo = self.fast_out_shape(c, h, w)
@@ -198,13 +210,13 @@ class GateAct(FastModule):
     inplace = True
 
     def fast_bind(self, inp, shape, out):
-        return _gate_calls(self.gate, inp, shape, self.act_code)
+        return gate_calls(self.gate, inp, shape, self.act_code)
 
     def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
         return _apply_activation(x * self.gate.gate_weights(x)[:, :, None, None], self.act)
 
 
-def _gate_calls(gate: nn.Module, inp: torch.Tensor, shape: tuple, act_code: int):
+def gate_calls(gate: nn.Module, inp: torch.Tensor, shape: tuple, act_code: int):
     """The one C call (``gate_act_nhwc``) applying ``gate`` + activation in place on ``inp`` ``(H*W, C)``, or
     None when the gate does not expose ``gate_params``."""
     if not hasattr(gate, "gate_params"):
@@ -217,9 +229,9 @@ def _gate_calls(gate: nn.Module, inp: torch.Tensor, shape: tuple, act_code: int)
 
 def gate_inplace(x: torch.Tensor, gate: nn.Module, act=None) -> torch.Tensor:
     """``act(x * gate.gate_weights(x))`` computed in place on ``x`` (which the caller owns); returns ``x``."""
-    if _fast(x):
+    if fast_input(x):
         _, c, h, w = x.shape
-        calls = _gate_calls(gate, x.permute(0, 2, 3, 1).reshape(h * w, c), (c, h, w), ACT_CODES[act])
+        calls = gate_calls(gate, x.permute(0, 2, 3, 1).reshape(h * w, c), (c, h, w), ACT_CODES[act])
         if calls is not None:
             for f in calls:
                 f()
@@ -233,7 +245,8 @@ class PointwiseAct(PointwiseLinear, FastModule):
 
     Fast path: ``y = act(x_hwc @ W^T + b)`` on the ``(H*W, Cin)`` view, one call
     of the C kernel ``pointwise_nhwc`` (register-blocked matrix product, bias
-    and activation in its epilogue) when ``Cout`` is a multiple of 8; else one
+    and activation in its epilogue) when ``Cout`` is a multiple of 8 and the
+    weights are at most ``MAX_POINTWISE_WEIGHTS`` floats; else one
     ``mm`` then ``y = act(y + b)`` in place by ``bias_act_nhwc``. Input ``(1,
     Cin, H, W)`` float32 channels-last; output ``(1, Cout, H, W)`` channels-last.
     """
@@ -264,7 +277,7 @@ class PointwiseAct(PointwiseLinear, FastModule):
         """As :meth:`FastModule.fast_bind`; ``residual`` (an ``(H*W, Cout)`` tensor) is added after the activation."""
         _, h, w = shape
         r = 0 if residual is None else residual.data_ptr()
-        if self.out_channels % 8 == 0:  # the C matrix product with bias, activation and residual in its epilogue
+        if _pointwise_kernel_fits(self.in_channels, self.out_channels):  # bias, activation, residual in its epilogue
             return [partial(_kernels.pointwise_nhwc, inp.data_ptr(), self.weight_t.data_ptr(),
                             self.bias_or_zero.data_ptr(), r, out.data_ptr(), h * w, self.in_channels,
                             self.out_channels, self.act_code)]
@@ -273,13 +286,19 @@ class PointwiseAct(PointwiseLinear, FastModule):
                         self.out_channels, self.act_code)]
 
 
+def _pointwise_kernel_fits(cin: int, cout: int) -> bool:
+    """The C kernel ``pointwise_nhwc`` takes this 1x1 convolution: ``cout`` a multiple of 8, weights small."""
+    return cout % 8 == 0 and cin * cout <= MAX_POINTWISE_WEIGHTS
+
+
 class PointwiseMap:
     """A fixed 1x1 convolution, e.g. one composed from a template at init: ``weight`` ``(Cout, Cin)``, ``bias``
     ``(Cout,)``, float32.
 
     ``map(x)`` for ``x`` ``(B, Cin, H, W)`` returns ``(B, Cout, H, W)``: on the
-    fast path (see :func:`_fast`, ``Cout`` a multiple of 8) one call of the C
-    kernel ``pointwise_nhwc`` into a fresh channels-last map, otherwise
+    fast path (see :func:`fast_input`; ``Cout`` a multiple of 8, at most
+    ``MAX_POINTWISE_WEIGHTS`` weights) one call of the C kernel
+    ``pointwise_nhwc`` into a fresh channels-last map, otherwise
     :func:`~siamtrack.models.fuse.pointwise_conv`.
     """
 
@@ -287,14 +306,30 @@ class PointwiseMap:
         self.weight, self.bias = weight.contiguous(), bias.contiguous()
         self.weight_t = weight.t().contiguous()  # (Cin, Cout), the kernel's layout
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def out_channels(self) -> int:
+        return self.weight.shape[0]
+
+    def fast_bind(self, inp: torch.Tensor, shape: tuple, out: torch.Tensor):
+        """The C call computing the map from ``inp`` ``(H*W, Cin)`` into ``out`` ``(H*W, Cout)`` (as
+        :meth:`FastModule.fast_bind`), or None when the kernel does not take it."""
         co, ci = self.weight.shape
-        if _fast(x) and co % 8 == 0 and self.weight.device.type == "cpu" and self.weight.dtype == torch.float32:
+        if not (_pointwise_kernel_fits(ci, co) and self.weight.device.type == "cpu"
+                and self.weight.dtype == torch.float32 and _kernels is not None):
+            return None
+        _, h, w = shape
+        return [partial(_kernels.pointwise_nhwc, inp.data_ptr(), self.weight_t.data_ptr(), self.bias.data_ptr(), 0,
+                        out.data_ptr(), h * w, ci, co, 0)]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if fast_input(x):
             _, c, h, w = x.shape
-            out = torch.empty((h * w, co), dtype=torch.float32)
-            _kernels.pointwise_nhwc(x.permute(0, 2, 3, 1).reshape(h * w, c).data_ptr(), self.weight_t.data_ptr(),
-                                    self.bias.data_ptr(), 0, out.data_ptr(), h * w, ci, co, 0)
-            return out.view(1, h, w, co).permute(0, 3, 1, 2)
+            out = torch.empty((h * w, self.out_channels), dtype=torch.float32)
+            calls = self.fast_bind(x.permute(0, 2, 3, 1).reshape(h * w, c), (c, h, w), out)
+            if calls is not None:
+                for f in calls:
+                    f()
+                return out.view(1, h, w, self.out_channels).permute(0, 3, 1, 2)
         return pointwise_conv(x, self.weight, self.bias)
 
 
@@ -305,8 +340,8 @@ _MKLDNN_ATTR = {"relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0]), "hardsw
 class ConvAct(FastModule):
     """Dense (or grouped) ``Conv2d`` followed by an activation.
 
-    Fast path: a network's stem (groups 1, at most ``MAX_STEM_CHANNELS`` input
-    channels, a multiple of 8 output channels, square kernel, equal strides and
+    Fast path: a small network stem (groups 1, at most ``MAX_STEM_CHANNELS``
+    input channels, 8 or 16 output channels, 3x3 kernel, equal strides and
     paddings, no dilation) is one call of the C kernel ``conv_nhwc``
     (convolution + bias + activation, weights stored ``(k, k, Cin, Cout)``);
     any other convolution one oneDNN call (``mkldnn::_convolution_pointwise``);
@@ -321,7 +356,8 @@ class ConvAct(FastModule):
             conv.padding_mode == "zeros"
         k, s, p = conv.kernel_size, conv.stride, conv.padding
         self.use_kernel = (conv.groups == 1 and conv.in_channels <= MAX_STEM_CHANNELS and conv.out_channels % 8 == 0
-                           and k[0] == k[1] and s[0] == s[1] and isinstance(p, tuple) and p[0] == p[1]
+                           and conv.out_channels <= MAX_STEM_OUT_CHANNELS and k == (STEM_KERNEL_SIZE,) * 2
+                           and s[0] == s[1] and isinstance(p, tuple) and p[0] == p[1]
                            and conv.dilation == (1, 1) and conv.padding_mode == "zeros")
         if self.use_kernel:
             bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
@@ -412,7 +448,7 @@ class _Plan:
 
 
 class FastSequential(nn.Sequential):
-    """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`_fast` check, then a pre-bound plan.
+    """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`fast_input` check, then a pre-bound plan.
 
     ``forward(x, residual=None)``: an optional residual is added to the output
     (in the last pass on the fast path: see :meth:`_Plan.run`).
@@ -453,11 +489,11 @@ class FastSequential(nn.Sequential):
 
     def forward(self, x: torch.Tensor, residual=None) -> torch.Tensor:
         """The chain on ``x``; ``residual``, if given, is added to the result (``chain(x) + residual``)."""
-        if _fast(x) and (residual is None or residual.is_contiguous(memory_format=torch.channels_last)):
+        if fast_input(x) and (residual is None or residual.is_contiguous(memory_format=torch.channels_last)):
             plan = self._plan(x)
             if plan is not None:
                 return plan.run(x, residual)
-        fast = _fast(x)
+        fast = fast_input(x)
         for m in self._modules.values():
             x = m.fast_forward(x) if fast else m.slow_forward(x)
         return x if residual is None else x + residual

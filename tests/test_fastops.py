@@ -96,6 +96,7 @@ def test_depthwise_rejects_unknown_activation():
     (96, 16, 16, 16),  # 256 rows = 42 blocks + 4
     (7, 8, 1, 3),  # fewer rows than one block
     (48, 4, 5, 5),  # 4 outputs (NanoTrack's box head): mm + bias_act_nhwc
+    (256, 256, 3, 5),  # weights beyond MAX_POINTWISE_WEIGHTS (ResNet-50's): mm + bias_act_nhwc
 ])
 def test_pointwise_act_matches_linear(act, bias, cin, cout, h, w, threads):
     torch.manual_seed(3)
@@ -149,10 +150,11 @@ def test_gate_in_place_matches_reference(gate_cls, channels, act):
 @needs_kernels
 @pytest.mark.parametrize("cin,cout,h,w,k,s,p,c_kernel", [
     (3, 16, 31, 31, 3, 2, 1, True),  # MobileNetV3's stem: the C kernel (conv_nhwc)
-    (3, 24, 17, 20, 3, 1, 1, True),  # 24 outputs: one 16-wide and one 8-wide block
-    (1, 8, 9, 6, 5, 2, 2, True),  # a generic kernel size on a map narrower than two 4-pixel blocks
+    (1, 8, 9, 6, 3, 1, 1, True),  # 8 outputs: one 8-wide block; a map narrower than two 4-pixel blocks
     (3, 16, 2, 3, 3, 2, 1, True),  # every pixel a border pixel
     (3, 12, 31, 31, 3, 2, 1, False),  # outputs not a multiple of 8: oneDNN
+    (3, 32, 31, 31, 3, 2, 1, False),  # wider outputs (MobileNetV2's stem): oneDNN
+    (3, 16, 31, 31, 7, 2, 3, False),  # larger kernels (ResNet's, AlexNet's): oneDNN
     (8, 16, 20, 20, 3, 1, 1, False),  # deep input: oneDNN
 ])
 @pytest.mark.parametrize("act", ["relu", "hardswish"])

@@ -1,16 +1,23 @@
 /*
  * siamtrack.models._kernels: small CPU kernels for channels-last (NHWC) float32 tensors of batch 1.
  *
- * oneDNN's depthwise convolution spends ~50-60 us of fixed cost per call on this project's
- * small maps (16x16 to 32x32 NanoTrack features), several times the arithmetic; these plain
- * loops, vectorised by the compiler over the contiguous channel axis, do the same work in a
- * fraction of that. The loops over output rows run on torch's OpenMP threads (torch.set_num_threads) when
- * built with OpenMP. Called from Python (siamtrack/models/fastops.py) with raw data pointers of
- * tensors that Python has checked (device, dtype, layout, shapes); the GIL is released.
+ * oneDNN's depthwise convolution spends ~50-60 us of fixed cost per call on this project's small maps
+ * (16x16 to 32x32 NanoTrack features), several times the arithmetic, and MKL's matrix product leaves the bias
+ * and activation to separate passes and does not split these sizes across threads. These loops keep blocks of
+ * outputs in registers (8-float vectors: GCC vector extensions, AVX2 + FMA in the x86-64-v3 clone chosen at load
+ * time) and fuse bias, activation and residual into the pass that computes them. The loops over output rows
+ * run on torch's OpenMP threads (torch.set_num_threads) when built with OpenMP; each output element is
+ * computed by one thread in a fixed order, so results do not depend on the thread count. Called from Python
+ * (siamtrack/models/fastops.py) with raw data pointers of tensors that Python has checked (device, dtype,
+ * layout, shapes); the GIL is released.
  *
  *   depthwise_nhwc(x, w, b, y, H, W, C, k, stride, pad, Ho, Wo, act)
  *       y[oy, ox, c] = act(b[c] + sum_{ky, kx} x[oy*stride - pad + ky, ox*stride - pad + kx, c] * w[ky, kx, c])
  *       (zero padding: taps outside the input are skipped)
+ *   conv_nhwc(x, w, b, y, H, W, Cin, Cout, k, stride, pad, Ho, Wo, act)
+ *       dense convolution, w (k, k, Cin, Cout), Cout a multiple of 8 (meant for stems: Cin of an image)
+ *   pointwise_nhwc(x, w, b, r, y, P, K, N, act)
+ *       1x1 convolution: y (P, N) = act(x (P, K) w (K, N) + b) (+ r (P, N) when r != 0), N a multiple of 8
  *   bias_act_nhwc(y, b, r, P, C, act)     in place: y[p, c] = act(y[p, c] + b[c]) (+ r[p, c] when r != 0)
  *   gate_act_nhwc(x, P, C, w1, b1, Hd, w2, b2, kind, act)
  *       channel gate in place: m = mean_p x[p, :]; h = relu(w1 m + b1) (w1: Hd x C);

@@ -31,6 +31,7 @@ from torch import nn
 
 from siamtrack.models.fastops import PointwiseMap, gate_inplace
 from siamtrack.models.fuse import affine_1x1
+from siamtrack.models.plan import Binder, bind_module
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_depthwise, xcorr_pixelwise
 
@@ -98,6 +99,24 @@ def _as_pointwise(weight: torch.Tensor, bias: torch.Tensor, dtype) -> PointwiseM
     return PointwiseMap(weight.to(dtype), bias.to(dtype))
 
 
+def _bind_attention(binder: Binder, pmap: PointwiseMap, attention: ChannelAttention, xf, shape) -> tuple:
+    """Bound form of ``attention.apply_(pmap(xf))``: ``(buffer, shape)``."""
+    _, h, w = shape
+    out_shape = (pmap.out_channels, h, w)
+    out = binder.buffer(out_shape)
+    binder.add(pmap.fast_bind(xf, shape, out))
+    binder.bind_gate(attention, out, out_shape)
+    return out, out_shape
+
+
+def _bind_tower(binder: Binder, tower, pred, feat, shape, exp: bool = False) -> tuple:
+    """Bound form of ``pred(tower(feat))`` (then ``exp`` in place when ``exp``): ``(buffer, shape)``."""
+    out, out_shape = bind_module(binder, pred, *bind_module(binder, tower, feat, shape))
+    if exp:
+        binder.add([out.exp_])
+    return out, out_shape
+
+
 class BANv1(nn.Module):
     """NanoTrack v1 head: one point-wise correlation (48 -> 64) + channel attention, shared by both towers."""
 
@@ -126,6 +145,12 @@ class BANv1(nn.Module):
 
     def track(self, state, xf):
         return self._towers(self.corr_pw.CA_layer.apply_(state(xf)))
+
+    def plan_track(self, binder: Binder, state, xf, shape) -> list:
+        """Bound form of :meth:`track` (:mod:`siamtrack.models.plan`): ``[(cls buffer, shape), (loc buffer, shape)]``."""
+        feat, fs = _bind_attention(binder, state, self.corr_pw.CA_layer, xf, shape)
+        return [_bind_tower(binder, self.cls_tower, self.cls_logits, feat, fs),
+                _bind_tower(binder, self.bbox_tower, self.bbox_pred, feat, fs, exp=True)]
 
 
 class PixelwiseCorrV2(nn.Module):
@@ -174,6 +199,14 @@ class BANv2(nn.Module):
         reg = self.corr_pw_reg.CA_layer.apply_(reg_map(xf))
         cls = self.corr_pw_cls.CA_layer.apply_(cls_map(xf))
         return self._towers(reg, cls)
+
+    def plan_track(self, binder: Binder, state, xf, shape) -> list:
+        """Bound form of :meth:`track` (:mod:`siamtrack.models.plan`): ``[(cls buffer, shape), (loc buffer, shape)]``."""
+        reg_map, cls_map = state
+        reg = _bind_attention(binder, reg_map, self.corr_pw_reg.CA_layer, xf, shape)
+        cls = _bind_attention(binder, cls_map, self.corr_pw_cls.CA_layer, xf, shape)
+        return [_bind_tower(binder, self.cls_pw_tower, self.cls_pred, *cls),
+                _bind_tower(binder, self.bbox_pw_tower, self.bbox_pred, *reg, exp=True)]
 
 
 class DepthwiseCorrV3(nn.Module):
