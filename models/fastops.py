@@ -310,16 +310,17 @@ class PointwiseMap:
     def out_channels(self) -> int:
         return self.weight.shape[0]
 
-    def fast_bind(self, inp: torch.Tensor, shape: tuple, out: torch.Tensor):
+    def fast_bind(self, inp: torch.Tensor, shape: tuple, out: torch.Tensor, residual=None):
         """The C call computing the map from ``inp`` ``(H*W, Cin)`` into ``out`` ``(H*W, Cout)`` (as
-        :meth:`FastModule.fast_bind`), or None when the kernel does not take it."""
+        :meth:`FastModule.fast_bind`; plus ``residual`` ``(H*W, Cout)`` if given), or None when the kernel does
+        not take it."""
         co, ci = self.weight.shape
         if not (_pointwise_kernel_fits(ci, co) and self.weight.device.type == "cpu"
                 and self.weight.dtype == torch.float32 and _kernels is not None):
             return None
         _, h, w = shape
-        return [partial(_kernels.pointwise_nhwc, inp.data_ptr(), self.weight_t.data_ptr(), self.bias.data_ptr(), 0,
-                        out.data_ptr(), h * w, ci, co, 0)]
+        return [partial(_kernels.pointwise_nhwc, inp.data_ptr(), self.weight_t.data_ptr(), self.bias.data_ptr(),
+                        0 if residual is None else residual.data_ptr(), out.data_ptr(), h * w, ci, co, 0)]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if fast_input(x):

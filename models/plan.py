@@ -48,9 +48,13 @@ class Binder:
 
     def __init__(self):
         self.calls: list = []
-        self.buffers: list = []  # every buffer the calls point into (they hold raw pointers only)
+        self.buffers: list = []  # every buffer / weight the calls point into (they hold raw pointers only)
         self.input = torch.empty(0)
         self.current_input = None  # the caller's (H*W, C) input during a run
+
+    def own(self, *objs) -> None:
+        """Keep objects made for the plan (modules, weight tensors) alive as long as the plan."""
+        self.buffers.extend(objs)
 
     def buffer(self, shape: tuple) -> torch.Tensor:
         c, h, w = shape

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from siamtrack.models.fastops import PointwiseMap, gate_inplace
+from siamtrack.models.fastops import DepthwiseConv, PointwiseAct, PointwiseMap, gate_inplace
 from siamtrack.models.fuse import affine_1x1
-from siamtrack.models.plan import Binder, bind_module
+from siamtrack.models.plan import Binder, NotPlannable, bind_module
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_depthwise, xcorr_pixelwise
 
@@ -295,6 +295,51 @@ class BANv3(nn.Module):
         pw_reg = self.corr_pw_reg.conv(self.corr_pw_reg.CA_layer(pw_reg))
         pw_cls = self.corr_pw_cls.conv(self.corr_pw_cls.CA_layer(pw_cls))
         return self._towers(torch.cat((pw_reg, dw_out[:, :c]), 1), torch.cat((pw_cls, dw_out[:, c:]), 1))
+
+    def plan_track(self, binder: Binder, state, xf, shape) -> list:
+        """Bound form of :meth:`track` (:mod:`siamtrack.models.plan`): ``[(cls buffer, shape), (loc buffer, shape)]``.
+
+        The template state's one 1x1 convolution is split by rows into its four
+        parts and the depthwise correlation runs per branch, so that every map is
+        contiguous; ``down(cat(a, b))`` is computed as ``a Wa + (b Wb)`` (the
+        second product added in the first's epilogue), with no concatenated copy.
+        """
+        pw, dw = state
+        c = dw.shape[0] // 2
+        n = (pw.out_channels - 2 * c) // 2  # point-wise correlation channels (64)
+        w, b = pw.weight, pw.bias
+        parts = [PointwiseMap(w[i:j], b[i:j]) for i, j in ((0, n), (n, 2 * n), (2 * n, 2 * n + c), (2 * n + c, None))]
+        binder.own(*parts)
+        branches = [self._bind_branch(binder, xf, shape, parts[i], parts[2 + i], dw[i * c:(i + 1) * c], corr, down)
+                    for i, (corr, down) in enumerate(((self.corr_pw_reg, self.down_reg),
+                                                      (self.corr_pw_cls, self.down_cls)))]
+        return [_bind_tower(binder, self.cls_tower, self.cls_logits, *branches[1]),
+                _bind_tower(binder, self.bbox_tower, self.bbox_pred, *branches[0], exp=True)]
+
+    @staticmethod
+    def _bind_branch(binder: Binder, xf, shape, pw_map, search_map, kernel, corr, down) -> tuple:
+        """Bound ``down(cat(corr.conv(attention(pw_map(xf))), depthwise(search_map(xf), kernel, padding 1)))``."""
+        a, sa = bind_module(binder, corr.conv, *_bind_attention(binder, pw_map, corr.CA_layer, xf, shape))
+        c, h, w = kernel.shape[0], shape[1], shape[2]
+        s = binder.buffer((c, h, w))
+        binder.add(search_map.fast_bind(xf, shape, s))
+        conv = nn.Conv2d(c, c, kernel.shape[-1], 1, 1, groups=c, bias=False)
+        conv.weight = nn.Parameter(kernel.detach().clone(), requires_grad=False)
+        corr_dw = DepthwiseConv(conv)
+        binder.own(corr_dw)
+        d, sd = binder.bind_fast(corr_dw, s, (c, h, w))
+        mods = list(down.children()) if isinstance(down, nn.Sequential) else [down]
+        if len(mods) != 1 or not isinstance(mods[0], PointwiseAct) or sd[1:] != sa[1:] or mods[0].act is not None:
+            raise NotPlannable("NanoTrack v3 down layer")
+        wd, bd = mods[0].weight, mods[0].bias_or_zero
+        part_b = PointwiseMap(wd[:, sa[0]:], torch.zeros_like(bd))
+        part_a = PointwiseMap(wd[:, :sa[0]], bd)
+        binder.own(part_a, part_b)
+        out_shape = (wd.shape[0],) + sa[1:]
+        tmp, out = binder.buffer(out_shape), binder.buffer(out_shape)
+        binder.add(part_b.fast_bind(d, sd, tmp))
+        binder.add(part_a.fast_bind(a, sa, out, residual=tmp))
+        return out, out_shape
 
 
 @HEADS.register("nanotrack_ban_v1")
