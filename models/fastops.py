@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamtrack.models.fuse import PointwiseLinear, drop_identities, pointwise_conv
+from siamtrack.models.plan import ChainPlan, NotPlannable
 
 try:  # optional C extension (setup.py builds it when a C compiler is available)
     from siamtrack.models import _kernels
@@ -125,6 +126,8 @@ class FastModule(nn.Module):
 
     #: True when the module works in place on its input (its output is its input tensor).
     inplace = False
+    #: True when ``fast_bind`` takes a ``residual`` added in the module's own pass.
+    accepts_residual = False
 
     def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
         """``(C, H, W)`` of the output for an input ``(1, c, h, w)``."""
@@ -269,6 +272,7 @@ class PointwiseAct(PointwiseLinear, FastModule):
 
     forward = FastModule.forward
     fast_forward = FastModule.fast_forward
+    accepts_residual = True
 
     def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
         return self.out_channels, h, w
@@ -395,70 +399,18 @@ class ConvAct(FastModule):
         return _apply_activation(self.conv(x), self.act)
 
 
-class _Plan:
-    """A :class:`FastSequential` resolved for one input shape: intermediate maps preallocated, calls pre-bound.
-
-    Per call only the first module (it reads the caller's tensor) and the last
-    one (it writes a fresh output the caller may keep) are bound; the ones in
-    between run as pre-bound C / ``mm`` calls on buffers owned by the plan.
-    """
-
-    def __init__(self, mods: list, shape: tuple):
-        self.mods, self.shapes, self.bufs, self.static = mods, [shape], [], []
-        for m in mods:
-            self.shapes.append(m.fast_out_shape(*self.shapes[-1]))
-        # Output buffer of module i (its input buffer when in place); the last module's is made per call.
-        for i, m in enumerate(mods[:-1]):
-            if m.inplace:
-                self.bufs.append(self.bufs[-1])
-            else:
-                c, h, w = self.shapes[i + 1]
-                self.bufs.append(torch.empty((h * w, c), dtype=torch.float32))
-        for i in range(1, len(mods) - 1):
-            calls = mods[i].fast_bind(self.bufs[i - 1], self.shapes[i], None if mods[i].inplace else self.bufs[i])
-            if calls is None:
-                raise ValueError("not plannable")
-            self.static += calls
-
-    def run(self, x: torch.Tensor, residual=None) -> torch.Tensor:
-        """The chain on ``x``; with ``residual`` (same shape as the output, channels-last) returns ``chain(x) +
-        residual``, the addition fused into the last module's pass when it is a :class:`PointwiseAct`."""
-        c, h, w = self.shapes[0]
-        co, ho, wo = self.shapes[-1]
-        x2d = x.permute(0, 2, 3, 1).reshape(h * w, c)
-        y = torch.empty((ho * wo, co), dtype=torch.float32)
-        first, last = self.mods[0], self.mods[-1]
-        fuse_residual = residual is not None and isinstance(last, PointwiseAct)
-        r2d = residual.permute(0, 2, 3, 1).reshape(ho * wo, co) if fuse_residual else None
-        if len(self.mods) == 1:
-            calls = first.fast_bind(x2d, self.shapes[0], y, r2d) if fuse_residual else \
-                first.fast_bind(x2d, self.shapes[0], y)
-        else:
-            calls = first.fast_bind(x2d, self.shapes[0], self.bufs[0])
-        for f in calls:
-            f()
-        for f in self.static:
-            f()
-        if len(self.mods) > 1:
-            calls = last.fast_bind(self.bufs[-1], self.shapes[-2], y, r2d) if fuse_residual else \
-                last.fast_bind(self.bufs[-1], self.shapes[-2], y)
-            for f in calls:
-                f()
-        out = y.view(1, ho, wo, co).permute(0, 3, 1, 2)
-        return out + residual if residual is not None and not fuse_residual else out
-
-
 class FastSequential(nn.Sequential):
     """An ``nn.Sequential`` of :class:`FastModule` s: one :func:`fast_input` check, then a pre-bound plan.
 
     ``forward(x, residual=None)``: an optional residual is added to the output
-    (in the last pass on the fast path: see :meth:`_Plan.run`).
+    (in the last pass when the last module is a :class:`PointwiseAct`).
 
-    On the fast path the chain runs as a :class:`_Plan` cached per input shape
-    and calling thread (a plan's intermediate buffers are reused from call to
-    call; the returned map is always a fresh tensor), or module by module
-    (``fast_forward``) when a module cannot be planned. Any ``.to()`` /
-    ``_apply`` drops the cached plans (they hold raw pointers to the weights).
+    On the fast path the chain runs as a :class:`~siamtrack.models.plan.ChainPlan`
+    cached per input shape and calling thread (a plan's intermediate buffers
+    are reused from call to call; the returned map is always a fresh tensor),
+    or module by module (``fast_forward``) when a module cannot be planned.
+    Any ``.to()`` / ``_apply`` drops the cached plans (they hold raw pointers
+    to the weights).
     """
 
     def __init__(self, *args):
@@ -469,29 +421,21 @@ class FastSequential(nn.Sequential):
         self._plans = {}
         return super()._apply(fn, *args, **kwargs)
 
-    def _plan(self, x: torch.Tensor):
-        key = (tuple(x.shape), threading.get_ident())
+    def _plan(self, x: torch.Tensor, with_residual: bool):
+        key = (tuple(x.shape), threading.get_ident(), with_residual)
         plan = self._plans.get(key, False)
         if plan is False:
-            mods = list(self._modules.values())
-            plan = None
-            if not mods[0].inplace and not mods[-1].inplace:
-                try:
-                    plan = _Plan(mods, tuple(x.shape[1:]))
-                    if mods[0].fast_bind(x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]), plan.shapes[0],
-                                         plan.bufs[0] if plan.bufs else x) is None or \
-                            (len(mods) > 1 and mods[-1].fast_bind(plan.bufs[-1], plan.shapes[-2],
-                                                                  plan.bufs[-1]) is None):
-                        plan = None
-                except ValueError:
-                    plan = None
+            try:
+                plan = ChainPlan(self, tuple(x.shape[1:]), with_residual)
+            except NotPlannable:
+                plan = None
             self._plans[key] = plan
         return plan
 
     def forward(self, x: torch.Tensor, residual=None) -> torch.Tensor:
         """The chain on ``x``; ``residual``, if given, is added to the result (``chain(x) + residual``)."""
         if fast_input(x) and (residual is None or residual.is_contiguous(memory_format=torch.channels_last)):
-            plan = self._plan(x)
+            plan = self._plan(x, residual is not None)
             if plan is not None:
                 return plan.run(x, residual)
         fast = fast_input(x)

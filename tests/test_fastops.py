@@ -305,3 +305,18 @@ def test_residual_is_added_in_the_last_pass():
         slow = fast(x, residual=x)
     close(planned, ref)
     close(slow, ref)
+
+
+@needs_kernels
+def test_residual_after_a_chain_ending_in_a_depthwise_conv():
+    # Only a 1x1 convolution's pass takes the residual; after any other last module the plan adds it afterwards.
+    torch.manual_seed(17)
+    seq = nn.Sequential(nn.Conv2d(40, 48, 1), nn.ReLU(), nn.Conv2d(48, 48, 3, 1, 1, groups=48)).eval()
+    x, r = torch.randn(1, 40, 12, 12), torch.randn(1, 48, 12, 12)
+    with torch.inference_mode():
+        ref = r + seq(x)
+        fast = prepare(nn.Sequential(seq))[0]
+        planned = fast(cl(x), residual=cl(r))
+        plan = next(iter(fast._plans.values()))
+        assert plan is not None and not plan.fused
+    close(planned, ref)

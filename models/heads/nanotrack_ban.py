@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from siamtrack.models.fastops import DepthwiseConv, PointwiseAct, PointwiseMap, gate_inplace
+from siamtrack.models.fastops import ACT_CODES, DepthwiseConv, PointwiseAct, PointwiseMap, gate_calls, gate_inplace
 from siamtrack.models.fuse import affine_1x1
 from siamtrack.models.plan import Binder, NotPlannable, bind_module
 from siamtrack.models.registry import HEADS
@@ -105,7 +105,7 @@ def _bind_attention(binder: Binder, pmap: PointwiseMap, attention: ChannelAttent
     out_shape = (pmap.out_channels, h, w)
     out = binder.buffer(out_shape)
     binder.add(pmap.fast_bind(xf, shape, out))
-    binder.bind_gate(attention, out, out_shape)
+    binder.add(gate_calls(attention, out, out_shape, ACT_CODES[None]))
     return out, out_shape
 
 
