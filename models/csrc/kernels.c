@@ -75,6 +75,25 @@ static inline v8 ld8(const float *p) {
 
 static inline void st8(float *p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
 
+/* Output row oy of a k x k convolution (stride s, zero padding p) on an H x W input: its first input row iy0, the
+ * kernel rows [ky0, ky1) that fall inside the input, and the interior output columns [lo, hi), whose whole
+ * window lies inside the input (ox * s - p >= 0 and ox * s - p + k <= W). */
+typedef struct {
+    int iy0, ky0, ky1, lo, hi;
+} row_window;
+
+static inline row_window window_of_row(int H, int W, int k, int s, int p, int oy, int Wo) {
+    row_window r;
+    r.iy0 = oy * s - p;
+    r.ky0 = r.iy0 < 0 ? -r.iy0 : 0;
+    r.ky1 = r.iy0 + k > H ? H - r.iy0 : k;
+    r.lo = (p + s - 1) / s;
+    r.hi = W - k + p >= 0 ? (W - k + p) / s + 1 : 0;
+    if (r.hi > Wo) r.hi = Wo;
+    if (r.lo > r.hi) r.lo = r.hi;
+    return r;
+}
+
 /* Depthwise convolution, one output pixel (any position: taps outside the input skipped), channels
  * [c, c + 8 NV): NV independent accumulators so consecutive FMAs do not wait on each other. */
 static inline __attribute__((always_inline)) void dw_pixel(const float *restrict x, const float *restrict w,
@@ -122,17 +141,11 @@ static inline __attribute__((always_inline)) void dw_row(const float *restrict x
                                                          const float *restrict b, float *restrict yrow, int H, int W,
                                                          int C, const int k, const int s, int p, int oy, int Wo,
                                                          int act) {
-    const int iy0 = oy * s - p;
-    const int ky0 = iy0 < 0 ? -iy0 : 0;
-    const int ky1 = iy0 + k > H ? H - iy0 : k;
-    /* Interior: ox * s - p >= 0 and ox * s - p + k <= W. */
-    int lo = (p + s - 1) / s;
-    int hi = W - k + p >= 0 ? (W - k + p) / s + 1 : 0;
-    if (hi > Wo) hi = Wo;
-    if (lo > hi) lo = hi;
+    const row_window r = window_of_row(H, W, k, s, p, oy, Wo);
+    const int iy0 = r.iy0, ky0 = r.ky0, ky1 = r.ky1;
     for (int ox = 0; ox < Wo; ++ox) {
         float *restrict o = yrow + (size_t)ox * C;
-        if (ox >= lo && ox + 4 <= hi) {
+        if (ox >= r.lo && ox + 4 <= r.hi) {
             const int ix0 = ox * s - p;
             int c = 0;
             for (; c + 16 <= C; c += 16) dw_block4(x, w, b, o, W, C, k, s, iy0, ky0, ky1, ix0, c, 2);
@@ -167,9 +180,8 @@ static void depthwise_nhwc_impl(const float *restrict x, const float *restrict w
     }
 #pragma omp parallel for schedule(static) if (work > PARALLEL_MIN_WORK)
     for (int oy = 0; oy < Ho; ++oy) {
-        const int iy0 = oy * s - p;
-        const int ky0 = iy0 < 0 ? -iy0 : 0;
-        const int ky1 = iy0 + k > H ? H - iy0 : k;
+        const row_window r = window_of_row(H, W, k, s, p, oy, Wo);
+        const int iy0 = r.iy0, ky0 = r.ky0, ky1 = r.ky1;
         for (int ox = 0; ox < Wo; ++ox) {
             const int ix0 = ox * s - p;
             const int kx0 = ix0 < 0 ? -ix0 : 0;
@@ -222,16 +234,11 @@ static inline __attribute__((always_inline)) void conv_row(const float *restrict
                                                            const float *restrict b, float *restrict yrow, int H,
                                                            int W, const int Cin, int Cout, const int k, int s, int p,
                                                            int oy, int Wo, int act) {
-    const int iy0 = oy * s - p;
-    const int ky0 = iy0 < 0 ? -iy0 : 0;
-    const int ky1 = iy0 + k > H ? H - iy0 : k;
-    int lo = (p + s - 1) / s;
-    int hi = W - k + p >= 0 ? (W - k + p) / s + 1 : 0;
-    if (hi > Wo) hi = Wo;
-    if (lo > hi) lo = hi;
+    const row_window r = window_of_row(H, W, k, s, p, oy, Wo);
+    const int iy0 = r.iy0, ky0 = r.ky0, ky1 = r.ky1;
     for (int ox = 0; ox < Wo; ++ox) {
         const int ix0 = ox * s - p;
-        if (ox >= lo && ox + 4 <= hi) { /* four interior pixels */
+        if (ox >= r.lo && ox + 4 <= r.hi) { /* four interior pixels */
             int co = 0;
             for (; co + 16 <= Cout; co += 16)
                 conv_block4(x, w, b, yrow + (size_t)ox * Cout, W, Cin, Cout, k, s, iy0, ky0, ky1, ix0, co, 2);
@@ -396,54 +403,40 @@ static int parse_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t expect
     return 0;
 }
 
-static PyObject *depthwise_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t a[13];
-    if (parse_args(args, nargs, 13, "depthwise_nhwc", a) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    depthwise_nhwc_impl((const float *)a[0], (const float *)a[1], (const float *)a[2], (float *)a[3],
-                        (int)a[4], (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10],
-                        (int)a[11], (int)a[12]);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+/* The 8-float vector kernels need whole vectors of output channels. */
+static int check_multiple_of_8(Py_ssize_t n, const char *message) {
+    if (n % 8 == 0) return 0;
+    PyErr_SetString(PyExc_ValueError, message);
+    return -1;
 }
 
-static PyObject *conv_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t a[14];
-    if (parse_args(args, nargs, 14, "conv_nhwc", a) < 0) return NULL;
-    if (a[7] % 8 != 0) {
-        PyErr_SetString(PyExc_ValueError, "conv_nhwc: Cout must be a multiple of 8");
-        return NULL;
+/* A Python function NAME(a[0], ..., a[N-1]) of N integers (data pointers and sizes): parses them, evaluates CHECK
+ * (0, or -1 with a Python error set), then runs CALL with the GIL released. */
+#define KERNEL_FUNCTION(NAME, N, CHECK, CALL)                                          \
+    static PyObject *NAME(PyObject *self, PyObject *const *args, Py_ssize_t nargs) { \
+        Py_ssize_t a[N];                                                              \
+        if (parse_args(args, nargs, N, #NAME, a) < 0 || (CHECK) < 0) return NULL;    \
+        Py_BEGIN_ALLOW_THREADS CALL;                                                  \
+        Py_END_ALLOW_THREADS Py_RETURN_NONE;                                          \
     }
-    Py_BEGIN_ALLOW_THREADS
-    conv_nhwc_impl((const float *)a[0], (const float *)a[1], (const float *)a[2], (float *)a[3], (int)a[4],
-                   (int)a[5], (int)a[6], (int)a[7], (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12],
-                   (int)a[13]);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
 
-static PyObject *pointwise_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t a[9];
-    if (parse_args(args, nargs, 9, "pointwise_nhwc", a) < 0) return NULL;
-    if (a[7] % 8 != 0) {
-        PyErr_SetString(PyExc_ValueError, "pointwise_nhwc: N must be a multiple of 8");
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    pointwise_nhwc_impl((const float *)a[0], (const float *)a[1], (const float *)a[2], (const float *)a[3],
-                        (float *)a[4], a[5], (int)a[6], (int)a[7], (int)a[8]);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
+#define F_IN(i) ((const float *)a[i])
+#define F_OUT(i) ((float *)a[i])
 
-static PyObject *bias_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    Py_ssize_t a[6];
-    if (parse_args(args, nargs, 6, "bias_act_nhwc", a) < 0) return NULL;
-    Py_BEGIN_ALLOW_THREADS
-    bias_act_nhwc_impl((float *)a[0], (const float *)a[1], (const float *)a[2], a[3], (int)a[4], (int)a[5]);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
+KERNEL_FUNCTION(depthwise_nhwc, 13, 0,
+                depthwise_nhwc_impl(F_IN(0), F_IN(1), F_IN(2), F_OUT(3), (int)a[4], (int)a[5], (int)a[6], (int)a[7],
+                                    (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12]))
+
+KERNEL_FUNCTION(conv_nhwc, 14, check_multiple_of_8(a[7], "conv_nhwc: Cout must be a multiple of 8"),
+                conv_nhwc_impl(F_IN(0), F_IN(1), F_IN(2), F_OUT(3), (int)a[4], (int)a[5], (int)a[6], (int)a[7],
+                               (int)a[8], (int)a[9], (int)a[10], (int)a[11], (int)a[12], (int)a[13]))
+
+KERNEL_FUNCTION(pointwise_nhwc, 9, check_multiple_of_8(a[7], "pointwise_nhwc: N must be a multiple of 8"),
+                pointwise_nhwc_impl(F_IN(0), F_IN(1), F_IN(2), F_IN(3), F_OUT(4), a[5], (int)a[6], (int)a[7],
+                                    (int)a[8]))
+
+KERNEL_FUNCTION(bias_act_nhwc, 6, 0,
+                bias_act_nhwc_impl(F_OUT(0), F_IN(1), F_IN(2), a[3], (int)a[4], (int)a[5]))
 
 static PyObject *gate_act_nhwc(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_ssize_t a[10];
