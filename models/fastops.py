@@ -326,16 +326,17 @@ class PointwiseMap:
         return [partial(_kernels.pointwise_nhwc, inp.data_ptr(), self.weight_t.data_ptr(), self.bias.data_ptr(),
                         0 if residual is None else residual.data_ptr(), out.data_ptr(), h * w, ci, co, 0)]
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if fast_input(x):
-            _, c, h, w = x.shape
-            out = torch.empty((h * w, self.out_channels), dtype=torch.float32)
-            calls = self.fast_bind(x.permute(0, 2, 3, 1).reshape(h * w, c), (c, h, w), out)
-            if calls is not None:
-                for f in calls:
-                    f()
-                return out.view(1, h, w, self.out_channels).permute(0, 3, 1, 2)
+    inplace = False
+
+    def fast_out_shape(self, c: int, h: int, w: int) -> tuple:
+        return self.out_channels, h, w
+
+    def slow_forward(self, x: torch.Tensor) -> torch.Tensor:
         return pointwise_conv(x, self.weight, self.bias)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        # The fast modules' own driver (it needs only fast_out_shape / fast_bind / slow_forward / inplace).
+        return FastModule.fast_forward(self, x) if fast_input(x) else self.slow_forward(x)
 
 
 _MKLDNN_CONV_ACT = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
