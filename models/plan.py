@@ -83,12 +83,13 @@ class Binder:
         elif out is None:
             out = self.buffer(out_shape)
         args = (inp, shape, None if module.inplace else out) + (() if residual is None else (residual,))
-        if module.fast_bind(*args) is None:
+        calls = module.fast_bind(*args)  # on a stand-in: only checked here, bound again at each run
+        if calls is None:
             raise NotPlannable(f"{type(module).__name__} has no bound form")
         if any(self._stand_in(t) for t in args if isinstance(t, torch.Tensor)):
             self.calls.append(partial(self._run_bound_now, module, args))
         else:
-            self.calls.extend(module.fast_bind(*args))
+            self.calls.extend(calls)
         return out, out_shape
 
     def _run_bound_now(self, module, args: tuple) -> None:
