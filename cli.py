@@ -28,13 +28,21 @@ def _fail(err: SiamtrackError):
 
 
 class _Group(click.Group):
-    """Turns :class:`SiamtrackError` from any command into one stderr line and exit 2."""
+    """Runs every command under :func:`~siamtrack.runner.interrupts.handle_signals` and turns
+    :class:`SiamtrackError` into one stderr line and exit 2, and a signal that ended a command before it
+    could finish (SIGINT, SIGTERM, SIGHUP) into one line and exit ``128 + signal``."""
 
     def invoke(self, ctx):
+        from siamtrack.runner.interrupts import Interrupted, handle_signals
+
         try:
-            return super().invoke(ctx)
+            with handle_signals():
+                return super().invoke(ctx)
         except SiamtrackError as e:
             _fail(e)
+        except Interrupted as e:
+            click.echo(f"siamtrack: interrupted by {e.name}; finished outputs are kept", err=True)
+            sys.exit(e.exit_code)
 
 
 @click.group(cls=_Group)
@@ -65,18 +73,23 @@ def main():
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="CPU threads for the model (torch intra-op). One thread is as fast as two for these small "
                    "per-frame networks and does not collapse when the machine is busy.")
+@click.option("--allow-short", is_flag=True,
+              help="A video whose decoding stops before its container's frame count (truncated or corrupt) "
+                   "ends with exit 0 instead of 2 (the frames decoded are kept either way).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(source, model, weights, init, output, save_boxes, save_masks, polygons, show, device, camera_size, fps,
-        lost_threshold, snapshot_dir, threads, quiet):
+        lost_threshold, snapshot_dir, threads, allow_short, quiet):
     """Track a target through SOURCE: a video file, a folder of frames, or a camera index.
 
     With a window: without --init, drag a box on the first frame (Enter or
     Space confirms, c clears); while tracking, r draws a new target, p
     pauses, s saves a snapshot, q or Esc quits (everything written so far is
-    kept).
+    kept). Ctrl-C, SIGTERM and SIGHUP end the run as q does (exit 130 / 143 /
+    129). No output may be, or lie inside, an input (source, weights).
     """
     from siamtrack.models.presets import PRESETS, get_preset
     from siamtrack.runner.loop import parse_box, run_tracking
+    from siamtrack.runner.sinks import has_display
     from siamtrack.runner.sources import CameraSource, open_source
 
     preset = get_preset(model)  # unknown model: error before anything is opened
@@ -102,6 +115,8 @@ def run(source, model, weights, init, output, save_boxes, save_masks, polygons, 
             tracker.lost_threshold = lost_threshold
         return tracker
     init_box = parse_box(init) if init is not None else None
+    _check_run_outputs(source, preset, weights, output, save_boxes, save_masks,
+                       snapshot_dir if show and has_display() else None)
     size = None
     if camera_size:
         try:
@@ -117,8 +132,34 @@ def run(source, model, weights, init, output, save_boxes, save_masks, polygons, 
             label=preset["name"], progress=not quiet, save_masks=save_masks, polygons=polygons,
             pace_fps=None if isinstance(src, CameraSource) else fps, snapshot_dir=snapshot_dir,
         )
+    ended = f"; stopped by {summary.interrupted.name}, outputs kept" if summary.interrupted else ""
     click.echo(f"siamtrack: {summary.frames} frames, tracker {summary.tracker_fps:.1f} fps, "
-               f"overall {summary.wall_fps:.1f} fps ({preset['name']} on {device})")
+               f"overall {summary.wall_fps:.1f} fps ({preset['name']} on {device}){ended}")
+    if summary.interrupted:
+        sys.exit(summary.interrupted.exit_code)
+    if summary.incomplete:
+        if not allow_short:
+            _fail(SiamtrackError(f"{summary.incomplete}; the {summary.frames} frames decoded are kept "
+                                 f"(--allow-short accepts such a video)"))
+        click.echo(f"siamtrack: warning: {summary.incomplete}", err=True)
+
+
+def _check_run_outputs(source, preset, weights, output, save_boxes, save_masks, snapshot_dir):
+    """``siamtrack run``'s outputs against its inputs (:func:`siamtrack.runner.protect.check_outputs`),
+    before any frame is read. ``snapshot_dir`` (given only when a window will be shown) is checked against
+    the inputs only: other outputs may lie in it."""
+    from siamtrack.models.weights import resolve_weights
+    from siamtrack.runner.protect import check_outputs
+
+    inputs = []
+    if not (source.isdigit() and source.isascii()):  # a camera index is no path
+        inputs.append(("the input folder" if os.path.isdir(source) else "the input video", source))
+    try:
+        inputs.append(("the weights file", str(resolve_weights(preset, weights))))
+    except SiamtrackError:  # missing weights: reported when the model loads, after the frame and box checks
+        pass
+    check_outputs([("--output", output), ("--save-boxes", save_boxes), ("--save-masks", save_masks)], inputs)
+    check_outputs([("--snapshot-dir", snapshot_dir)], inputs)
 
 
 @main.command()
@@ -152,18 +193,18 @@ def weights_import(file, model):
     from siamtrack.models.weights import cache_dir, cache_file_name
     from siamtrack.tracker.factory import load_weights
 
+    from siamtrack.runner.atomic import atomic_path
+
     preset = get_preset(model)
     load_weights(preset, file, companions=False)
     dest_dir = cache_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / cache_file_name(preset, file)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(str(dest)) as tmp:
+        try:
+            shutil.copyfile(file, tmp)
+        except OSError as e:
+            raise SiamtrackError(f"{dest}: cannot write ({e.strerror or e})") from None
     click.echo(f"siamtrack: {file} checked for '{preset['name']}', installed as {dest}")
 
 
@@ -220,8 +261,11 @@ def trax(model, weights, device, threads, trax_log):
     from siamtrack.models.weights import resolve_weights
     from siamtrack.runner.trax_server import import_trax, serve
 
+    from siamtrack.runner.protect import check_outputs
+
     preset = get_preset(model)
     path = resolve_weights(preset, weights)  # missing weights: error before torch is imported
+    check_outputs([("--log", trax_log)], [("the weights file", str(path))])
     import_trax()
     import torch
 

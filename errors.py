@@ -20,3 +20,12 @@ class SiamtrackError(Exception):
     def __init__(self, message: str):
         message = " ".join(str(message).split())  # always a single line
         super().__init__(message)
+
+
+def missing_path_error(path: str) -> SiamtrackError:
+    """The error for an input path that does not exist: ``<path>: no such file or folder``.
+
+    The one wording of every "missing path" error (video or image folder, checkpoint,
+    weights file), whatever kind of path was expected.
+    """
+    return SiamtrackError(f"{path}: no such file or folder")

@@ -21,6 +21,7 @@ VOT repetitions stop after 3 identical ones.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import random
@@ -251,11 +252,23 @@ def run_task(spec: TrackerSpec, seq, cfg: RunConfig) -> dict:
     raise SiamtrackError(f"unknown dataset kind {cfg.kind!r}")
 
 
+def _raise_interrupted(signum, frame) -> None:
+    from siamtrack.runner.interrupts import Interrupted
+
+    raise Interrupted(signum)
+
+
 def _init_worker(threads: int) -> None:
+    import signal
+
     import torch
 
     torch.set_num_threads(threads)
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    # SIGTERM (sent by run_all when the main process is interrupted) and Ctrl-C unwind the task, so its
+    # temporary result files are deleted; finished files stay.
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGINT, _raise_interrupted)
 
 
 def _pool_context():
@@ -299,7 +312,13 @@ def run_all(tasks: list, cfg: RunConfig, workers: int = 1, progress: bool = True
                     infos[i] = fut.result()
                     bar.set_postfix_str(f"{infos[i]['tracker']} / {infos[i]['sequence']}")
                     bar.update()
-            except BaseException:
+            except BaseException as e:
+                from siamtrack.runner.interrupts import Interrupted
+
+                if isinstance(e, Interrupted):  # stop the running sequences now, not when they finish
+                    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                        with contextlib.suppress(Exception):
+                            proc.terminate()
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         return infos

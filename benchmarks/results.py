@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from siamtrack.errors import SiamtrackError
-from siamtrack.runner.sinks import atomic_path
+from siamtrack.runner.atomic import atomic_path, temp_sibling
 
 __all__ = ["tracker_dir", "otb_paths", "vot_paths", "got10k_paths", "davis_dir", "write_boxes", "write_vot",
            "write_times", "write_masks", "read_boxes", "read_vot", "read_times", "count_lines", "masks_done"]
@@ -107,9 +107,7 @@ def write_masks(folder: str, masks) -> None:
     """One 0/255 PNG per frame (``00000.png`` ...) into ``folder``, which appears only when complete."""
     parent = os.path.dirname(folder) or "."
     os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(folder)}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    tmp = temp_sibling(folder, is_dir=True)
     try:
         for i, m in enumerate(masks):
             ok, data = cv2.imencode(".png", np.where(np.asarray(m) > 0, 255, 0).astype(np.uint8))

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import cv2
-import numpy as np
 import torch
 
 from siamtrack.boxes import axis_aligned_init_box, read_boxes

@@ -70,8 +70,15 @@ def run_benchmark(dataset: str, root: str, models: list[str], *, weights=None, n
         "results_dir", "trackers": [evaluate() dicts], "report", "plots"}``.
 
     Raises:
-        SiamtrackError: any input problem (dataset, model, weights, result files).
+        SiamtrackError: any input problem (dataset, model, weights, result files), or ``results_dir`` /
+            ``report_dir`` being, or lying inside, the dataset root or the weights file
+            (:func:`siamtrack.runner.protect.check_outputs`).
     """
+    from siamtrack.runner.protect import check_outputs
+
+    inputs = [("the dataset root", root), ("the weights file", weights)]
+    for option, folder in (("--results-dir", results_dir), ("--report-dir", report_dir)):
+        check_outputs([(option, folder)], inputs)  # the report folder may lie in the results folder
     ds = load_dataset(dataset, root, sequences)
     if experiment not in ("baseline", "unsupervised"):
         raise SiamtrackError(f"--experiment {experiment}: expected baseline or unsupervised")

@@ -235,6 +235,7 @@ def write_workspace(directory: str, stack: str, sequences_root: str, models, wei
     from siamtrack.benchmarks.datasets import load_dataset
     from siamtrack.models.presets import get_preset
     from siamtrack.models.weights import resolve_weights
+    from siamtrack.runner.protect import check_outputs
 
     if stack not in STACKS:
         raise SiamtrackError(f"--stack {stack}: unknown stack (choose from {', '.join(STACKS)})")
@@ -252,6 +253,8 @@ def write_workspace(directory: str, stack: str, sequences_root: str, models, wei
         raise SiamtrackError(f"--model {','.join(models)}: two models with the same tracker identifier")
     if not os.path.isdir(sequences_root):
         raise SiamtrackError(f"--sequences {sequences_root}: folder not found")
+    check_outputs([("the workspace", directory)],
+                  [("the --sequences folder", sequences_root)] + [("the weights file", w) for _, _, w in entries])
     ds = load_dataset(stack, sequences_root, sequences)
 
     directory = os.path.abspath(directory)

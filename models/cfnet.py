@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import SiamtrackError, missing_path_error
 from siamtrack.models.fuse import fold_batchnorm
 from siamtrack.models.registry import LOADERS
 from siamtrack.models.xcorr import xcorr_fft
@@ -115,13 +115,14 @@ def read_dagnn(path: str | os.PathLike) -> dict:
     arrays; ``squeeze_me`` dropped singleton axes, the builders restore them).
 
     Raises:
-        SiamtrackError: the file is missing, is not a MAT file scipy can read
+        SiamtrackError: the file is missing (``<path>: no such file or folder``),
+            is not a MAT file scipy can read
             (MAT v7.3 / HDF5 included), or holds no DagNN ``net`` with
             ``layers`` and ``params``.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise SiamtrackError(f"{path}: no such weights file")
+        raise missing_path_error(path)
     import scipy.io
 
     try:

@@ -4,7 +4,12 @@ Checkpoints are read with ``torch.load(weights_only=True)``: no arbitrary
 object is unpickled. The only non-tensor globals allowed are numpy scalars and
 dtypes, which training scripts store in optimizer state (NanoTrack's
 ``{'epoch', 'state_dict', 'optimizer'}`` files hold a ``numpy.float64``
-learning rate; see ``../shared/weights/README.md``).
+learning rate; see ``../shared/weights/README.md``). A file torch refuses to
+unpickle so (whatever the kind of refusal) is reported as ``FILE: refused to
+load, the file holds objects other than weights (posix.system)``, naming the
+globals its pickle would import (read from its opcodes with :mod:`pickletools`,
+nothing executed); torch's advice to re-run with ``weights_only=False`` is
+never passed on.
 
 Accepted layouts (pysot ``pysot/utils/model_load.py`` ``load_pretrain``):
 a raw state dict, or a dict wrapping it under ``state_dict`` / ``model``;
@@ -19,40 +24,33 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-import zipfile
 from typing import Dict
 
-import numpy as np
 import torch
 from torch import nn
 
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import SiamtrackError, missing_path_error
+from siamtrack.models.refusal import SAFE_LOADER_ADVICE, numpy_safe_globals, refusal_error
 
 __all__ = ["read_state_dict", "load_strict"]
-
-
-def _numpy_safe_globals() -> list:
-    """numpy globals that may appear in checkpoints (scalars and dtypes), under their pickled names."""
-    from numpy._core.multiarray import scalar
-
-    allowed = [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
-    for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"):
-        if hasattr(np.dtypes, name):
-            allowed.append(getattr(np.dtypes, name))
-    return allowed
 
 
 def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     """Read a checkpoint file and return its state dict (CPU tensors, ``module.`` stripped).
 
     Raises:
-        SiamtrackError: the file is missing, is not a PyTorch checkpoint, holds
-            objects other than tensors / plain containers / numpy scalars
-            (refused, never unpickled), or holds no state dict.
+        SiamtrackError: the file is missing (``<path>: no such file or folder``), is
+            not a PyTorch checkpoint, holds objects other than tensors / plain
+            containers / numpy scalars (refused, never unpickled:
+            ``<path>: refused to load, the file holds objects other than weights
+            (posix.system)``, naming the globals it would import), is a
+            TorchScript archive, or holds no state dict.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise SiamtrackError(f"{path}: is a folder, not a checkpoint file")
     if not os.path.isfile(path):
-        raise SiamtrackError(f"{path}: no such checkpoint file")
+        raise missing_path_error(path)
     try:
         with open(path, "rb") as f:
             head = f.read(2)
@@ -64,17 +62,18 @@ def read_state_dict(path: str | os.PathLike) -> Dict[str, torch.Tensor]:
     if head != b"PK" and head[:1] != b"\x80":
         raise SiamtrackError(f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()), warnings.catch_warnings():
+        with torch.serialization.safe_globals(numpy_safe_globals()), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": one stderr line is the rule
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        detail = str(e).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
-        detail = detail.split(" was not an allowed global")[0].strip().rstrip(".")
-        if "Unsupported global" in detail:
-            raise SiamtrackError(f"{path}: refused to load, the file holds objects other than weights ({detail})") from None
-        raise SiamtrackError(f"{path}: not a readable PyTorch checkpoint ({detail})") from None
+    except pickle.UnpicklingError as e:  # every refusal of the weights_only unpickler, whatever its kind
+        raise refusal_error(path, str(e)) from None
     except Exception as e:  # torch's legacy unpickler raises IndexError, KeyError, struct.error, ... on garbage
+        if "TorchScript" in str(e):
+            raise SiamtrackError(f"{path}: refused to load, the file is a TorchScript archive "
+                                 f"(a program, not only weights)") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if any(a in first for a in SAFE_LOADER_ADVICE):  # never pass torch's advice to load unsafely on
+            first = type(e).__name__
         raise SiamtrackError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
     for wrapper in ("state_dict", "model", "net"):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(wrapper), dict):

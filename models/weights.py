@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import SiamtrackError, missing_path_error
 
 ENV_VAR = "SIAMTRACK_WEIGHTS"
 
@@ -34,14 +34,15 @@ def resolve_weights(preset: dict, weights: str | os.PathLike | None = None) -> P
     """Path of the weights file for ``preset``.
 
     Raises:
-        SiamtrackError: ``weights`` given but missing; or not given and the
+        SiamtrackError: ``weights`` given but missing (``<path>: no such file or
+            folder``, :func:`~siamtrack.errors.missing_path_error`); or not given and the
             preset's file is in none of the search folders (the message names
             the file expected, the folders searched and where it is published).
     """
     if weights is not None:
         p = Path(weights)
         if not p.is_file():
-            raise SiamtrackError(f"{p}: no such weights file")
+            raise missing_path_error(str(p))
         return p
     name = preset["weights"]["file"]
     for d in search_dirs():

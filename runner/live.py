@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from siamtrack.runner.atomic import atomic_path
 from siamtrack.runner.legend import draw_legend
 from siamtrack.runner.select import select_box
 
@@ -67,13 +68,9 @@ class LiveControls:
         """Write ``shown`` (BGR uint8) as ``snapshot-<index:05d>.png``; returns the path."""
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         path = self.snapshot_dir / f"snapshot-{index:05d}.png"
-        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-        try:
-            if not cv2.imwrite(str(tmp), shown):
+        with atomic_path(str(path)) as tmp:
+            if not cv2.imwrite(tmp, shown):
                 raise OSError(f"{path}: cannot write the snapshot")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         self.snapshots.append(path)
         return path
 

@@ -1,18 +1,23 @@
 """The runner: feeds frames from a source to a tracker and to sinks (window, video writer, box file).
 
-Sinks are committed only when the run ends normally (or the user quits with
-``q`` / Esc); on any error nothing half-written is left behind.
+How a run ends decides what is kept: at the end of the source, when the user
+quits (``q`` / Esc, closing the window), when a camera stops, when the
+decoder of a truncated video stops, and on SIGINT (Ctrl-C), SIGTERM or
+SIGHUP (under :func:`~siamtrack.runner.interrupts.handle_signals`), every
+sink is committed with the frames finished so far; only an error discards
+them, leaving nothing half-written behind.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
 from siamtrack.errors import SiamtrackError
+from siamtrack.runner.interrupts import Interrupted, deferred
 from siamtrack.runner.live import LiveControls
 from siamtrack.runner.select import select_box
 from siamtrack.runner.sinks import BoxWriter, MaskWriter, VideoSink, Window, draw_mask, draw_overlay, has_display
@@ -21,14 +26,31 @@ from siamtrack.tracker.base import validate_box
 
 @dataclass
 class RunSummary:
-    """What a run did: frames processed (init frame included), tracker time and wall time (seconds)."""
+    """How a run went, as running figures only (memory stays flat however long the run).
+
+    Attributes:
+        frames: frames finished, i.e. written to every sink (the init frame included).
+        updates: ``tracker.update`` calls; ``track_seconds``: their total time;
+            ``wall_seconds``: the whole run's (seconds).
+        last_box: the last frame's ``[x, y, w, h]`` (0-based pixels, float64); ``last_score`` its score.
+        lost_frames: frames on which the target was reported lost.
+        interrupted: the :class:`~siamtrack.runner.interrupts.Interrupted` (SIGINT, SIGTERM, SIGHUP) that
+            ended the run, with every sink committed; ``None`` otherwise.
+        quit: the user quit with ``q`` / Esc (or closed the window).
+        incomplete: the source's message when a video's decoder stopped before the container's frame
+            count (truncated or corrupt file); the frames before are valid and were committed.
+    """
 
     frames: int = 0
     updates: int = 0
     track_seconds: float = 0.0
     wall_seconds: float = 0.0
-    boxes: list = field(default_factory=list)
-    scores: list = field(default_factory=list)
+    last_box: np.ndarray | None = None
+    last_score: float | None = None
+    lost_frames: int = 0
+    interrupted: Interrupted | None = None
+    quit: bool = False
+    incomplete: str | None = None
 
     @property
     def tracker_fps(self) -> float:
@@ -42,7 +64,11 @@ class RunSummary:
 
 
 def parse_box(text: str) -> np.ndarray:
-    """``"x,y,w,h"`` (0-based pixels, commas or spaces) -> float64 array; SiamtrackError when malformed."""
+    """``"x,y,w,h"`` (0-based pixels, commas or spaces) -> float64 array.
+
+    Raises:
+        SiamtrackError: not four numbers, or one of them nan / inf; the message quotes ``text`` as given.
+    """
     parts = text.replace(",", " ").split()
     try:
         values = [float(p) for p in parts]
@@ -50,6 +76,8 @@ def parse_box(text: str) -> np.ndarray:
         values = []
     if len(values) != 4:
         raise SiamtrackError(f"--init {text!r}: expected four numbers x,y,w,h")
+    if not all(np.isfinite(values)):
+        raise SiamtrackError(f"--init {text!r}: expected four finite numbers x,y,w,h (not nan or inf)")
     return np.array(values, dtype=np.float64)
 
 
@@ -105,9 +133,16 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
     With a mask tracker (results with ``binary_mask`` / ``polygon``) the window
     and ``output`` show the mask tinted and the rotated box.
 
+    Returns:
+        The :class:`RunSummary`. A run ended by a signal (``summary.interrupted``)
+        or by a truncated video (``summary.incomplete``) returns normally with
+        every sink committed: the caller decides the exit code.
+
     Raises:
-        SiamtrackError: no frames, a bad init box, no box and no display, or
+        SiamtrackError: no frames, a bad init box, no box and no display, a
+            frame of another size than the first (nothing is then written), or
             ``save_masks`` / ``polygons`` with a tracker that gives no masks.
+        Interrupted: a signal before tracking started (nothing written).
     """
     frames = iter(source)
     try:
@@ -127,11 +162,12 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
     init_box = validate_box(init_box, first.shape, "--init box")
     tracker = make_tracker()
 
-    box_writer = BoxWriter(save_boxes, n_values=8 if polygons else 4) if save_boxes else None
-    mask_writer = MaskWriter(save_masks) if save_masks else None
-    video = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
-    controls = LiveControls(window, snapshot_dir, pace_fps) if window else None
     summary = RunSummary()
+    with deferred():  # a signal while the sinks open: none is left half-made
+        box_writer = BoxWriter(save_boxes, n_values=8 if polygons else 4) if save_boxes else None
+        mask_writer = MaskWriter(save_masks) if save_masks else None
+        video = VideoSink(output, source.fps, (first.shape[1], first.shape[0])) if output else None
+    controls = LiveControls(window, snapshot_dir, pace_fps) if window else None
     ok = False
     # disable=None: tqdm shows the bar only on a terminal, so logs and captured stderr stay clean.
     bar = tqdm(total=source.frame_count, unit="frame", disable=None if progress else True, dynamic_ncols=True)
@@ -143,36 +179,38 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
         rotated = None  # the tracker's rotated box (mask trackers), drawn instead of the axis-aligned one
         frame = first
         while True:
-            summary.frames += 1
             command = None
             if controls:
                 shown = frame.copy()
                 if rotated is not None:
                     draw_mask(shown, mask, rotated, lost=lost)
                 draw_overlay(shown, box if rotated is None else None, score, fps, lost=lost, label=label)
-                command = controls.frame(frame, shown, summary.frames)
+                command = controls.frame(frame, shown, summary.frames + 1)
                 if command.box is not None:  # a new target drawn on this frame: restart from it
                     tracker.init(frame, command.box)
                     box, score, lost, rotated = command.box, None, False, None
                     mask = box_mask(box, frame.shape) if mask_writer else None
                     polygon = box_polygon(box)
-            summary.boxes.append(np.asarray(box, dtype=np.float64))
-            summary.scores.append(score)
-            if box_writer:
-                box_writer.write(polygon if polygons else box)
-            if mask_writer:
-                mask_writer.write(mask)
-            if video:
-                if rotated is not None:
-                    draw_mask(frame, mask, rotated, lost=lost)
-                draw_overlay(frame, box if rotated is None else None, score, fps, lost=lost, label=label)
-            if video:
-                video.write(frame)
+            with deferred():  # one frame goes to every sink, or to none
+                if box_writer:
+                    box_writer.write(polygon if polygons else box)
+                if mask_writer:
+                    mask_writer.write(mask)
+                if video:
+                    if rotated is not None:
+                        draw_mask(frame, mask, rotated, lost=lost)
+                    draw_overlay(frame, box if rotated is None else None, score, fps, lost=lost, label=label)
+                    video.write(frame)
+                summary.frames += 1
+                summary.last_box, summary.last_score = np.asarray(box, dtype=np.float64), score
+                summary.lost_frames += bool(lost)
             bar.update(1)
             if command is not None and command.quit:
+                summary.quit = True
                 break
             frame = next(frames, None)
             if frame is None:
+                summary.incomplete = source.incomplete
                 break
             t0 = time.perf_counter()
             result = tracker.update(frame)
@@ -187,17 +225,22 @@ def run_tracking(source, make_tracker, init_box=None, output: str | None = None,
             fps = 1.0 / dt if fps is None else 0.9 * fps + 0.1 / dt
             bar.set_postfix_str(f"{summary.tracker_fps:.1f} fps", refresh=False)
         ok = True
+    except Interrupted as e:  # Ctrl-C, SIGTERM, SIGHUP: end as `q` does, keeping every finished frame
+        summary.interrupted = e
+        ok = True
     finally:
         summary.wall_seconds = time.perf_counter() - t_start
-        if not ok:
-            bar.leave = False  # the error line replaces the bar
-        bar.close()
-        if box_writer:
-            box_writer.close(ok)
-        if mask_writer:
-            mask_writer.close(ok)
-        if video:
-            video.close(ok)
-        if window:
-            window.close()
+        try:
+            with deferred():  # committing is never cut short; a signal meanwhile is taken afterwards
+                if not ok:
+                    bar.leave = False  # the error line replaces the bar
+                bar.close()
+                for sink in (box_writer, mask_writer, video):
+                    if sink:
+                        sink.close(ok)
+                if window:
+                    window.close()
+        except Interrupted as e:
+            if summary.interrupted is None:
+                summary.interrupted = e
     return summary

@@ -1,26 +1,28 @@
-"""Output sinks: box files, annotated videos, on-screen windows.
+"""Output sinks: box files, annotated videos, mask PNGs, on-screen windows.
 
-Files are written atomically (:func:`atomic_path`): the data goes to a hidden
-temporary file in the destination's folder, which replaces the destination
-(``os.replace``) only when everything was written; on failure or abort the
+Files are written atomically (:mod:`siamtrack.runner.atomic`): the data goes
+to a hidden temporary file in the destination's folder as it comes, frame by
+frame (nothing per frame is kept in memory), and that file replaces the
+destination (``os.replace``) only on ``close(ok=True)``; on failure the
 temporary file is deleted, so a half-written file is never left behind.
-Bad output paths are reported as :class:`~siamtrack.errors.SiamtrackError`.
+Every frame a sink receives must have the size of the first one: another
+size is a :class:`~siamtrack.errors.SiamtrackError` naming the frame. Bad
+output paths are reported as :class:`~siamtrack.errors.SiamtrackError`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import shutil
 import sys
 import weakref
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from siamtrack.errors import SiamtrackError
+from siamtrack.runner.atomic import AtomicPath, atomic_path, temp_sibling
 
 __all__ = [
     "AtomicPath",
@@ -45,134 +47,43 @@ VIDEO_FOURCC = {
 }
 
 
-def _check_output_path(path: str) -> None:
-    """Raise SiamtrackError if ``path`` cannot be an output file."""
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise SiamtrackError(f"{path}: folder does not exist")
-    if os.path.isdir(path):
-        raise SiamtrackError(f"{path}: is a folder, not a file")
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-class AtomicPath:
-    """A temporary file that becomes ``path`` on :meth:`commit`.
-
-    The temporary file is created (empty) in ``path``'s folder, hidden
-    (``.<stem>.tmp-<random><ext>``) and with ``path``'s extension, so writers
-    that choose the format from the extension (OpenCV) behave the same. If
-    the object is garbage-collected or the interpreter exits before
-    :meth:`commit`, the temporary file is deleted.
-
-    Attributes:
-        path: the destination path (str).
-        tmp: the temporary file's path (str), to write to.
-
-    Raises:
-        SiamtrackError: ``"<path>: folder does not exist"``, ``"<path>: is a
-            folder, not a file"``, ``"<path>: cannot write (...)"``.
-    """
-
-    def __init__(self, path: str):
-        self.path = os.fspath(path)
-        _check_output_path(self.path)
-        folder, base = os.path.split(os.path.abspath(self.path))
-        stem, ext = os.path.splitext(base)
-        for _ in range(100):
-            tmp = os.path.join(folder, f".{stem}.tmp-{secrets.token_hex(4)}{ext}")
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
-            os.close(fd)
-            break
-        else:  # pragma: no cover - 100 random collisions
-            raise SiamtrackError(f"{self.path}: cannot create a temporary file")
-        self.tmp = tmp
-        self.done = False
-        self._finalizer = weakref.finalize(self, _remove_quietly, tmp)
-
-    def commit(self) -> None:
-        """Move the temporary file over ``path`` (``os.replace``).
-
-        Raises:
-            SiamtrackError: the rename failed (e.g. permissions); the
-                temporary file is then deleted.
-        """
-        if self.done:
-            return
-        self.done = True
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as e:
-            self._finalizer()
-            raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
-        self._finalizer.detach()
-
-    def abort(self) -> None:
-        """Delete the temporary file; ``path`` is left untouched."""
-        self.done = True
-        self._finalizer()
-
-
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-    """Context manager yielding a temporary path that replaces ``path`` on success.
-
-    ``with atomic_path("out.txt") as tmp: write(tmp)`` -- when the block
-    ends normally ``tmp`` is renamed over ``path`` with ``os.replace``; when
-    it raises (including ``KeyboardInterrupt``) ``tmp`` is deleted and
-    ``path`` is untouched. ``tmp`` is in the same folder and has the same
-    extension as ``path``.
-
-    Raises:
-        SiamtrackError: see :class:`AtomicPath`.
-    """
-    ap = AtomicPath(path)
-    try:
-        yield ap.tmp
-    except BaseException:
-        ap.abort()
-        raise
-    ap.commit()
-
-
 def _fmt(v: float) -> str:
     """``v`` with 3 decimals, never ``-0.000``."""
     return f"{round(float(v), 3) + 0.0:.3f}"
 
 
 class BoxWriter:
-    """Collects one box per frame and writes them as ``x,y,w,h`` lines.
+    """Writes one box per frame as an ``x,y,w,h`` line, streamed to a temporary file committed at the end.
 
     Boxes are ``[x, y, w, h]``: top-left corner and size in 0-based pixels
     (floats). Each line is written with 3 decimals, e.g.
     ``12.500,30.000,40.250,80.000``. With ``n_values=8`` the rows are
     polygons ``x1,y1,...,x4,y4`` (0-based pixels; mask trackers' rotated
-    boxes, VOT's region format). Nothing is written until
-    :meth:`close`; ``close(ok=False)`` (or leaving a ``with`` block with an
-    exception) writes nothing.
+    boxes, VOT's region format). Each line goes to the hidden temporary file
+    as it comes (memory stays flat however long the run); ``close(ok=True)``
+    moves that file over ``path``, ``close(ok=False)`` (or leaving a ``with``
+    block with an exception) deletes it, leaving ``path`` as it was.
+
+    Attributes:
+        lines: the number of lines written so far.
 
     Raises:
         SiamtrackError: ``"<path>: folder does not exist"`` /
             ``"<path>: is a folder, not a file"`` on construction (so the
             problem shows before a long run), ``"<path>: cannot write
-            (...)"`` on close.
+            (...)"`` on a write or on close.
     """
 
     def __init__(self, path: str, n_values: int = 4):
         self.path = os.fspath(path)
-        _check_output_path(self.path)
         self.n_values = int(n_values)
-        self.boxes: list[tuple[float, ...]] = []
+        self._atomic = AtomicPath(self.path)
+        try:
+            self._file = open(self._atomic.tmp, "w", encoding="ascii", newline="\n")
+        except OSError as e:
+            self._atomic.abort()
+            raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        self.lines = 0
         self.closed = False
 
     def write(self, box: Sequence[float]) -> None:
@@ -181,32 +92,43 @@ class BoxWriter:
         Raises:
             ValueError: ``box`` does not have ``n_values`` elements.
             RuntimeError: the writer is closed.
+            SiamtrackError: the line cannot be written (disk full, ...).
         """
         if self.closed:
             raise RuntimeError(f"{self.path}: BoxWriter is closed")
-        values = tuple(float(v) for v in np.asarray(box, dtype=np.float64).ravel())
-        if len(values) != self.n_values:
+        values = np.asarray(box, dtype=np.float64).ravel()
+        if values.size != self.n_values:
             what = "[x, y, w, h]" if self.n_values == 4 else f"{self.n_values} numbers"
-            raise ValueError(f"box must be {what}, got {len(values)} values")
-        self.boxes.append(values)
+            raise ValueError(f"box must be {what}, got {values.size} values")
+        try:
+            self._file.write(",".join(_fmt(v) for v in values) + "\n")
+        except OSError as e:
+            raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        self.lines += 1
 
     def close(self, ok: bool = True) -> None:
-        """Write all lines atomically when ``ok``; discard them otherwise.
+        """Commit the lines to ``path`` when ``ok`` (flushed and synced first); discard them otherwise.
 
         Safe to call more than once (later calls do nothing).
+
+        Raises:
+            SiamtrackError: the file cannot be finished or renamed.
         """
         if self.closed:
             return
         self.closed = True
-        if not ok:
-            return
-        text = "".join(",".join(_fmt(v) for v in b) + "\n" for b in self.boxes)
-        with atomic_path(self.path) as tmp:
-            try:
-                with open(tmp, "w", encoding="ascii", newline="\n") as f:
-                    f.write(text)
-            except OSError as e:
-                raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        try:
+            if ok:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as e:
+            self._atomic.abort()
+            raise SiamtrackError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        if ok:
+            self._atomic.commit()
+        else:
+            self._atomic.abort()
 
     def __enter__(self) -> "BoxWriter":
         return self
@@ -267,18 +189,22 @@ class VideoSink:
         """Append one frame: ``uint8`` ``(H, W, 3)`` BGR of the declared size.
 
         Raises:
-            ValueError: wrong dtype or size (``cv2.VideoWriter`` would
-                silently drop such a frame).
+            SiamtrackError: the frame has another size than the declared one
+                (``cv2.VideoWriter`` would silently drop it): ``"<path>: frame
+                <n> is WxH, the video is WxH"``.
+            ValueError: not a ``uint8`` ``(H, W, 3)`` array.
             RuntimeError: the sink is closed.
         """
         if self.closed:
             raise RuntimeError(f"{self.path}: VideoSink is closed")
         frame = np.asarray(frame)
         w, h = self.input_size
-        if frame.dtype != np.uint8 or frame.shape != (h, w, 3):
-            raise ValueError(
-                f"{self.path}: frame must be uint8 of shape ({h}, {w}, 3), "
-                f"got {frame.dtype} {frame.shape}")
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"{self.path}: frame must be uint8 of shape ({h}, {w}, 3), "
+                             f"got {frame.dtype} {frame.shape}")
+        if frame.shape[:2] != (h, w):
+            raise SiamtrackError(f"{self.path}: frame {self.frames_written + 1} is {frame.shape[1]}x"
+                                 f"{frame.shape[0]}, the video is {w}x{h} (every frame must have one size)")
         fw, fh = self.frame_size
         if (fw, fh) != (w, h):
             frame = frame[:fh, :fw]
@@ -334,20 +260,11 @@ class MaskWriter:
             raise SiamtrackError(f"{self.folder}: folder does not exist ({parent} is missing)")
         if os.path.exists(self.folder) and not os.path.isdir(self.folder):
             raise SiamtrackError(f"{self.folder}: is a file, not a folder")
-        for _ in range(100):
-            tmp = os.path.join(parent, f".{base}.tmp-{secrets.token_hex(4)}")
-            try:
-                os.mkdir(tmp)
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise SiamtrackError(f"{self.folder}: cannot write ({e.strerror or e})") from None
-            break
-        else:  # pragma: no cover - 100 random collisions
-            raise SiamtrackError(f"{self.folder}: cannot create a temporary folder")
+        tmp = temp_sibling(self.folder, is_dir=True)
         self.tmp = tmp
         self._finalizer = weakref.finalize(self, shutil.rmtree, tmp, True)
         self.frames_written = 0
+        self.shape: tuple[int, int] | None = None
         self.closed = False
 
     def write(self, mask: np.ndarray) -> None:
@@ -356,15 +273,22 @@ class MaskWriter:
         Raises:
             ValueError: ``mask`` is not 2-D.
             RuntimeError: the writer is closed.
-            SiamtrackError: the PNG cannot be written.
+            SiamtrackError: the mask has another size than the first one
+                (``"<folder>/<n>.png: mask is WxH, the first is WxH"``), or the
+                PNG cannot be written.
         """
         if self.closed:
             raise RuntimeError(f"{self.folder}: MaskWriter is closed")
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise ValueError(f"{self.folder}: mask must be 2-D (H, W), got shape {mask.shape}")
-        ok, png = cv2.imencode(".png", np.where(mask != 0, np.uint8(255), np.uint8(0)))
         name = f"{self.frames_written + 1:05d}.png"
+        if self.shape is None:
+            self.shape = mask.shape
+        elif mask.shape != self.shape:
+            raise SiamtrackError(f"{os.path.join(self.folder, name)}: mask is {mask.shape[1]}x{mask.shape[0]}, "
+                                 f"the first is {self.shape[1]}x{self.shape[0]} (every frame must have one size)")
+        ok, png = cv2.imencode(".png", np.where(mask != 0, np.uint8(255), np.uint8(0)))
         try:
             if not ok:
                 raise OSError("PNG encoding failed")

@@ -22,11 +22,12 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from siamtrack.errors import SiamtrackError
+from siamtrack.errors import SiamtrackError, missing_path_error
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "FrameSource",
+    "FrameSizeCheck",
     "FolderSource",
     "VideoSource",
     "CameraSource",
@@ -95,6 +96,31 @@ def natural_key(name: str) -> list:
     return [int(p) if i % 2 else p.lower() for i, p in enumerate(parts)]
 
 
+class FrameSizeCheck:
+    """Every frame of a run has the size of the first: ``check(frame, name)`` per frame, in order.
+
+    The first call records the size; a later frame of another size raises
+    :class:`SiamtrackError` ``"<name>: frame is WxH, frame 1 is WxH (every
+    frame must have one size)"``, ``name`` naming that frame (its file, or
+    ``<video> frame <n>``). Used by every source, the benchmark protocols and
+    the TraX server; the sinks check their own input the same way.
+
+    Attributes:
+        shape: ``(H, W)`` of the first frame, ``None`` before it.
+    """
+
+    def __init__(self):
+        self.shape: tuple[int, int] | None = None
+
+    def __call__(self, frame: np.ndarray, name: str | None) -> None:
+        shape = tuple(frame.shape[:2])
+        if self.shape is None:
+            self.shape = shape
+        elif shape != self.shape:
+            raise SiamtrackError(f"{name}: frame is {shape[1]}x{shape[0]}, frame 1 is {self.shape[1]}x"
+                                 f"{self.shape[0]} (every frame must have one size)")
+
+
 class FrameSource:
     """Base class of all frame sources.
 
@@ -114,9 +140,26 @@ class FrameSource:
     name: str = ""
     fps: float | None = None
     frame_count: int | None = None
+    #: After the iteration: a one-line message when it ended before ``frame_count`` frames because the
+    #: decoder stopped (a truncated or corrupt video), else ``None``.
+    incomplete: str | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        return self._frames()
+        """Yield the frames, each of the first frame's size.
+
+        Raises:
+            SiamtrackError: a frame whose size differs from the first one's:
+                ``"<frame>: frame is WxH, frame 1 is WxH (...)"``, naming the
+                frame file (folders) or ``<video> frame <n>``.
+        """
+        check = FrameSizeCheck()
+        for i, frame in enumerate(self._frames()):
+            check(frame, self.frame_name(i) if check.shape is not None else None)
+            yield frame
+
+    def frame_name(self, index: int) -> str:
+        """How messages name frame ``index`` (0-based): ``"<name> frame <index + 1>"``; folders: the file."""
+        return f"{self.name} frame {index + 1}"
 
     def _frames(self) -> Iterator[np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -213,6 +256,10 @@ class FolderSource(FrameSource):
             raise SiamtrackError(f"{file}: cannot decode image")
         return _to_bgr(frame)
 
+    def frame_name(self, index: int) -> str:
+        """The image file of frame ``index`` (0-based)."""
+        return self.files[index]
+
     def _frames(self) -> Iterator[np.ndarray]:
         for file in self.files:
             yield self.read_image(file)
@@ -232,14 +279,21 @@ class _CaptureSource(FrameSource):
         if self._iterated:
             raise RuntimeError(f"{self.name}: a video or camera source can be iterated only once")
         self._iterated = True
+        decoded = 0
         if self._first is not None:
             first, self._first = self._first, None
+            decoded += 1
             yield first
         while self._cap is not None:
             ok, frame = self._cap.read()
             if not ok or frame is None:
                 break
+            decoded += 1
             yield _to_bgr(frame)
+        self._check_complete(decoded)
+
+    def _check_complete(self, decoded: int) -> None:
+        """Called when the decoder stops after ``decoded`` frames (cameras: nothing to check)."""
 
     def close(self) -> None:
         """Release the capture. Safe to call more than once."""
@@ -266,7 +320,8 @@ class VideoSource(_CaptureSource):
             none.
         frame_count: ``CAP_PROP_FRAME_COUNT`` when > 0, else ``None``. Some
             containers only estimate it; the number of frames actually
-            yielded can differ.
+            yielded can differ. When decoding stops before it,
+            :attr:`incomplete` says so after the iteration.
         frame_size: ``(width, height)`` in pixels, from the first frame.
 
     Raises:
@@ -300,6 +355,12 @@ class VideoSource(_CaptureSource):
             raise SiamtrackError(f"{path}: no decodable frames (corrupt or not a video)")
         self._first = _to_bgr(frame)
         self.frame_size = (self._first.shape[1], self._first.shape[0])
+
+    def _check_complete(self, decoded: int) -> None:
+        """Set :attr:`incomplete` when the decoder stopped before the container's frame count."""
+        if self.frame_count is not None and decoded < self.frame_count:
+            self.incomplete = (f"{self.name}: decoding stopped at frame {decoded} of {self.frame_count} "
+                               f"(truncated or corrupt file)")
 
 
 class CameraSource(_CaptureSource):
@@ -387,4 +448,4 @@ def open_source(spec: str, camera_size: tuple[int, int] | None = None,
         return FolderSource(spec)
     if os.path.isfile(spec):
         return VideoSource(spec)
-    raise SiamtrackError(f"{spec}: no such file or folder")
+    raise missing_path_error(spec)

@@ -36,6 +36,7 @@ import numpy as np
 
 from siamtrack.boxes import axis_aligned_init_box, polygon_bounds
 from siamtrack.errors import SiamtrackError
+from siamtrack.runner.sources import FrameSizeCheck
 
 __all__ = ["import_trax", "region_to_box", "TraxTrackerServer", "serve"]
 
@@ -81,13 +82,17 @@ def region_to_box(region) -> np.ndarray:
     return box
 
 
-def _read_image(image) -> np.ndarray:
+def _read_image(image, check: FrameSizeCheck | None = None) -> np.ndarray:
+    """The frame of a TraX image (a file path); ``check`` (one per sequence) refuses a frame of another size
+    than the initialisation frame's."""
     path = image.path() if hasattr(image, "path") else None
     if path is None:
         raise SiamtrackError("TraX: the client sent an image that is not a file path")
     frame = cv2.imread(path, cv2.IMREAD_COLOR)
     if frame is None:
         raise SiamtrackError(f"{path}: cannot read the image")
+    if check is not None:
+        check(frame, path)
     return frame
 
 
@@ -108,6 +113,7 @@ class TraxTrackerServer:
         self.name = name
         self.log = log
         self._reply_as = "rectangle"
+        self._sizes = FrameSizeCheck()  # renewed at each initialisation (a new sequence may have another size)
 
     def formats(self) -> list[str]:
         """Region formats announced to the client: rectangle and polygon, and mask for mask trackers."""
@@ -131,7 +137,8 @@ class TraxTrackerServer:
         if len(objects) != 1:
             raise SiamtrackError(f"TraX initialisation: expected one object, got {len(objects)}")
         region = objects[0][0]
-        frame = _read_image(request.image["color"]) if "color" in request.image else None
+        self._sizes = FrameSizeCheck()
+        frame = _read_image(request.image["color"], self._sizes) if "color" in request.image else None
         if frame is None:
             raise SiamtrackError("TraX initialisation: no colour image")
         self.tracker.init(frame, region_to_box(region))
@@ -142,7 +149,7 @@ class TraxTrackerServer:
         """Track one ``FRAME`` request; returns the objects to send back."""
         if "color" not in request.image:
             raise SiamtrackError("TraX frame: no colour image")
-        result = self.tracker.update(_read_image(request.image["color"]))
+        result = self.tracker.update(_read_image(request.image["color"], self._sizes))
         return [(self._answer(result), {"confidence": float(result.score)})]
 
     def run(self) -> int:

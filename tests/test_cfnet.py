@@ -156,7 +156,7 @@ def test_wrong_files_are_refused(cfnet_dir, tmp_path):
     scipy.io.savemat(other, {"net": {"vars": np.ones(2)}})
     with pytest.raises(SiamtrackError, match=r"other\.mat: 'net' has no layers / params"):
         load_weights(preset, other)
-    with pytest.raises(SiamtrackError, match=r"missing\.mat: no such weights file"):
+    with pytest.raises(SiamtrackError, match=r"missing\.mat: no such file or folder"):
         load_weights(preset, tmp_path / "missing.mat")
     pth = tmp_path / "model.pth"
     torch.save({"a": torch.zeros(1)}, pth)

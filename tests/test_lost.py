@@ -7,7 +7,6 @@ frames, and found again on the first confident frame after.
 """
 
 import cv2
-import numpy as np
 
 from siamtrack.tracker.factory import create_tracker
 

@@ -143,7 +143,7 @@ def test_video_sink_abort_leaves_nothing(tmp_path):
 
 def test_video_sink_rejects_wrong_frame(tmp_path):
     with VideoSink(str(tmp_path / "out.mp4"), 25, (64, 48)) as sink:
-        with pytest.raises(ValueError):
+        with pytest.raises(SiamtrackError, match="frame 1 is 63x48, the video is 64x48"):  # a size: user input
             sink.write(np.zeros((48, 63, 3), np.uint8))
         with pytest.raises(ValueError):
             sink.write(np.zeros((48, 64, 3), np.float32))

@@ -107,7 +107,7 @@ def test_trax_session_matches_tracker(shared_dir, trax, tmp_path, one_thread):
 def test_trax_bad_input_fails_before_handshake(tmp_path):
     for args, words in [(["--model", "nope"], ["unknown model 'nope'"]),
                         (["--model", "nanotrack", "--weights", tmp_path / "none.pth"],
-                         ["none.pth", "no such weights"])]:
+                         ["none.pth", "no such file or folder"])]:
         proc = _siamtrack("trax", *args, stdin=subprocess.DEVNULL)
         _one_line_error(proc, *words)
         assert "@@TRAX" not in proc.stdout

@@ -41,23 +41,45 @@ class TrackResult:
     polygon: np.ndarray | None = None
 
 
+def _number_text(v) -> str:
+    """A number as a user would type it: ``10``, ``10.5``, ``nan``, ``inf`` (shortest round-trip form)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v)
+    text = str(v) if isinstance(v, np.floating) else repr(float(v))  # numpy: shortest form of its own precision
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _box_text(box) -> str:
+    """``box`` for a message: its values joined by commas (``nan,1,2,3``), never a numpy repr."""
+    if isinstance(box, (str, bytes)):
+        return box if isinstance(box, str) else box.decode("utf-8", "replace")
+    try:
+        values = list(np.asarray(box).ravel())  # numpy scalars: float32 0.1 stays 0.1
+    except Exception:  # noqa: BLE001 - e.g. a ragged list: say what it is as Python writes it
+        return str(box)
+    return ",".join(_number_text(v) for v in values)
+
+
 def validate_box(box, frame_shape, what: str = "init box") -> np.ndarray:
     """Check a ``[x, y, w, h]`` box against a frame of shape ``(H, W, ...)``.
 
-    Returns the box as float64. Raises :class:`SiamtrackError` when it has not
-    4 finite numbers, has zero or negative size, or lies (entirely) outside
-    the image.
+    Returns the box as float64. Messages name the box as its values joined by
+    commas (``--init box nan,1,2,3: ...``), never as a numpy repr.
+
+    Raises:
+        SiamtrackError: the box has not 4 finite numbers, has zero or negative
+            size, or lies (entirely) outside the image.
     """
+    text = _box_text(box)
     try:
         b = np.asarray(box, dtype=np.float64).ravel()
     except (TypeError, ValueError):
-        raise SiamtrackError(f"{what} {box!r}: expected 4 numbers x,y,w,h") from None
+        raise SiamtrackError(f"{what} {text}: expected 4 numbers x,y,w,h") from None
     if b.size != 4 or not all(math.isfinite(v) for v in b):
-        raise SiamtrackError(f"{what} {box!r}: expected 4 finite numbers x,y,w,h")
+        raise SiamtrackError(f"{what} {text}: expected 4 finite numbers x,y,w,h")
     x, y, w, h = b
-    text = ",".join(f"{v:g}" for v in b)
     if w <= 0 or h <= 0:
-        raise SiamtrackError(f"{what} {text}: zero or negative size (w={w:g}, h={h:g})")
+        raise SiamtrackError(f"{what} {text}: zero or negative size (w={_number_text(w)}, h={_number_text(h)})")
     H, W = frame_shape[:2]
     if x >= W or y >= H or x + w <= 0 or y + h <= 0:
         raise SiamtrackError(f"{what} {text}: lies outside the {W}x{H} image")

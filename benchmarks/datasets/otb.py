@@ -9,7 +9,9 @@ Conventions of got10k's ``OTB`` loader, kept so that got10k's
 ``ExperimentOTB.report`` scores the same frames:
 
 * every non-empty ``groundtruth*.txt`` of a folder is one target (Jogging and
-  Skating2 have two: ``Jogging.1``, ``Jogging.2``; empty files are skipped);
+  Skating2 have two: ``Jogging.1``, ``Jogging.2``; empty files beside a
+  non-empty one are skipped, but a folder whose ground-truth files are all
+  empty is an error: ``otb sequence <Name>: <file> is empty``);
 * boxes ``x,y,w,h`` per line, comma, tab or space separated, used as they
   are (OTB's 1-based pixels; the tracker is initialised and scored in that
   convention, as got10k and pysot do);
@@ -44,15 +46,28 @@ def otb_sequence_names(version: int) -> list[str]:
 
 
 def _non_empty(path: str) -> bool:
-    with open(path, "rb") as f:
-        return bool(f.read().strip())
+    """Whether ``path`` holds more than whitespace (an unreadable file counts: reading it names the problem)."""
+    try:
+        with open(path, "rb") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return True
 
 
-def _targets(folder: str, name: str) -> list[tuple[str, str]]:
-    """``(target name, ground-truth file)`` of one sequence folder."""
-    files = sorted(glob.glob(os.path.join(glob.escape(folder), "groundtruth*.txt")))
-    files = [f for f in files if _non_empty(f)]
-    if len(files) <= 1:
+def _targets(folder: str, name: str, what: str) -> list[tuple[str, str]]:
+    """``(target name, ground-truth file)`` of one sequence folder.
+
+    Raises:
+        SiamtrackError: the folder has no ``groundtruth*.txt``, or only empty ones
+            (``<what>: <file> is empty``, zero bytes or only whitespace).
+    """
+    all_files = sorted(glob.glob(os.path.join(glob.escape(folder), "groundtruth*.txt")))
+    if not all_files:
+        raise SiamtrackError(f"{what}: no groundtruth_rect.txt in {folder}")
+    files = [f for f in all_files if _non_empty(f)]
+    if not files:
+        raise SiamtrackError(f"{what}: {' and '.join(all_files)} {'is' if len(all_files) == 1 else 'are'} empty")
+    if len(files) == 1:
         return [(name, f) for f in files]
     return [(f"{name}.{i + 1}", f) for i, f in enumerate(files)]
 
@@ -82,8 +97,9 @@ def load_otb(root: str, version: int | None = None) -> Dataset:
 
     Raises:
         SiamtrackError: ``root`` missing or without sequences, a sequence of
-            the list missing, or a sequence without images / with a malformed
-            or mismatched ground truth.
+            the list missing, or a sequence without images / without a ground
+            truth / with an empty (``otb sequence <Name>: <file> is empty``),
+            malformed or mismatched ground truth.
     """
     what = "otb" if version is None else f"otb{version}"
     if not os.path.isdir(root):
@@ -102,9 +118,7 @@ def load_otb(root: str, version: int | None = None) -> Dataset:
                                  f"(use --dataset otb to evaluate the sequences present)")
     sequences = []
     for name in names:
-        targets = _targets(os.path.join(root, name), name)
-        if not targets:
-            raise SiamtrackError(f"{what} sequence {name}: no groundtruth_rect.txt in {os.path.join(root, name)}")
+        targets = _targets(os.path.join(root, name), name, f"{what} sequence {name}")
         sequences += [_sequence(root, name, t, f, f"{what} sequence") for t, f in targets]
     return Dataset(name=what, kind="otb", result_name="OTB" if version is None else f"OTB{version}",
                    root=root, sequences=sequences)

@@ -14,14 +14,31 @@ from __future__ import annotations
 
 import time
 
-from siamtrack.runner.sources import FolderSource
+from siamtrack.runner.sources import FolderSource, FrameSizeCheck
 
-__all__ = ["read_frame", "frame_progress", "one_pass"]
+__all__ = ["read_frame", "same_size", "frame_progress", "one_pass"]
 
 
 def read_frame(path: str):
     """BGR ``uint8`` ``(H, W, 3)`` frame; SiamtrackError naming the file when it cannot be decoded."""
     return FolderSource.read_image(path)
+
+
+def same_size(reader):
+    """``reader`` for one run through a sequence, checking that every frame has the first one's size.
+
+    Raises (from the returned reader):
+        SiamtrackError: ``"<frame file>: frame is WxH, frame 1 is WxH (...)"``
+            (:class:`~siamtrack.runner.sources.FrameSizeCheck`).
+    """
+    check = FrameSizeCheck()
+
+    def read(path: str):
+        frame = reader(path)
+        check(frame, path)
+        return frame
+
+    return read
 
 
 def frame_progress(seq, enabled: bool):
@@ -39,8 +56,12 @@ def one_pass(tracker, seq, progress: bool = False, reader=read_frame):
     Frame 0 is ``init(frame, seq.init_box)`` (``result`` None), the others
     ``update(frame)``; ``seconds`` is ``time.perf_counter`` around that call
     only. Advances the progress bar (:func:`frame_progress`) and closes it.
+
+    Raises:
+        SiamtrackError: a frame cannot be read, or has another size than frame 0 (:func:`same_size`).
     """
     bar = frame_progress(seq, progress)
+    reader = same_size(reader)
     try:
         for i, path in enumerate(seq.frames):
             frame = reader(path)

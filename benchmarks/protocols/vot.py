@@ -23,7 +23,7 @@ import numpy as np
 
 from siamtrack.benchmarks.datasets.base import image_size
 from siamtrack.benchmarks.measures.vot import SKIPPING, is_failure
-from siamtrack.benchmarks.protocols import frame_progress, read_frame
+from siamtrack.benchmarks.protocols import frame_progress, read_frame, same_size
 from siamtrack.boxes import axis_aligned_init_box
 
 __all__ = ["run_baseline"]
@@ -38,10 +38,11 @@ def run_baseline(tracker, seq, skip: int = SKIPPING, progress: bool = False, rea
         (``nan`` on frames where the tracker did not run).
 
     Raises:
-        SiamtrackError: a frame cannot be read.
+        SiamtrackError: a frame cannot be read, or has another size than the first one read.
     """
     n = len(seq)
     size = image_size(seq)
+    reader = same_size(reader)
     trajectory = []
     times = np.full(n, np.nan)
     next_start = 0
