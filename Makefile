@@ -5,7 +5,7 @@ PIP := $(PYTHON) -m pip
 SHARED ?= $(if $(SIAMTRACK_SHARED),$(SIAMTRACK_SHARED),$(abspath ../shared))
 export SIAMTRACK_SHARED := $(SHARED)
 
-.PHONY: install weights x11-tools vot-toolkit test test-fast bench clean
+.PHONY: install weights x11-tools vot-toolkit test test-fast bench demo clean
 
 install:
 	$(PIP) install torch==2.13.0
@@ -52,10 +52,32 @@ weights:
 	  done; done; \
 	else echo "no $(SHARED)/weights/cfnet: import the CFNet .mat files with 'siamtrack weights import FILE --model cfnet-conv2'"; fi
 
+# Installs what is missing (the package, its dependencies, the test tools), then runs the main job: NanoTrack on
+# ../shared/data/videos/bag.avi from its first ground-truth box (VOT polygon -> pysot's axis-aligned box),
+# writing demo.mp4 (boxes drawn) and demo.txt (one x,y,w,h line per frame).
+DEMO_VIDEO ?= $(SHARED)/data/videos/bag.avi
+DEMO_GT ?= $(SHARED)/data/vot/bag/groundtruth.txt
+demo:
+	@$(PYTHON) -c "import siamtrack.cli, openvino" 2>/dev/null || $(MAKE) --no-print-directory install
+	@box=$$($(PYTHON) -c "from siamtrack.boxes import axis_aligned_init_box as a, read_boxes as r; \
+	print(','.join('%.3f' % v for v in a(r('$(DEMO_GT)')[0])))") && \
+	$(PYTHON) -m siamtrack.cli run "$(DEMO_VIDEO)" --model nanotrack --init "$$box" --no-show \
+	  --output demo.mp4 --save-boxes demo.txt && echo "siamtrack: wrote $(CURDIR)/demo.mp4 and $(CURDIR)/demo.txt"
+
 # Two pytest workers (pytest-xdist), whole test files per worker so module-scoped models are built once.
 TEST_WORKERS ?= 2
 test:
+	@$(PYTHON) -c "import siamtrack.cli, pytest, xdist, openvino, onnxruntime" 2>/dev/null \
+	  || $(MAKE) --no-print-directory install
 	$(PYTHON) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
+
+# Unit tests on tiny tensors and small inputs (cross-correlation core, heads, measures, sinks, messages, output
+# protection, backend choice): seconds, no whole tracking runs.
+FAST_TESTS = tests/test_xcorr.py tests/test_sinks.py tests/test_bench_measures.py tests/test_bench_overlap.py \
+	tests/test_messages.py tests/test_protect_inputs.py tests/test_lost.py
+test-fast:
+	$(PYTHON) -m pytest $(FAST_TESTS) -q -n $(TEST_WORKERS) -k "not cli and not hostile" \
+	  $(if $(wildcard tests/test_backends.py),--deselect tests/test_backends.py,)
 
 bench:
 	$(PYTHON) -m siamtrack.benchmarks.speed_nanotrack

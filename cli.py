@@ -51,6 +51,17 @@ def main():
     """siamtrack: real-time Siamese visual object trackers."""
 
 
+def _backend_options(command):
+    """``--backend`` and ``--precision`` (see :mod:`siamtrack.backends`), shared by run, bench and trax."""
+    command = click.option("--precision", default="fp32", show_default=True,
+                           type=click.Choice(["fp32", "bf16", "fp16"]),
+                           help="fp32 (the reference's numbers), bf16 (CPUs with native bf16), fp16 (CUDA).")(command)
+    return click.option("--backend", default="auto", show_default=True,
+                        type=click.Choice(["auto", "torch", "openvino", "onnxruntime"]),
+                        help="What runs the network: auto = OpenVINO on the CPU when installed (else ONNX Runtime, "
+                             "else torch), torch on CUDA and for the mask / correlation-filter models.")(command)
+
+
 @main.command()
 @click.argument("source")
 @click.option("--model", "-m", default="nanotrack", show_default=True, help="Model preset (see `siamtrack models`).")
@@ -77,8 +88,9 @@ def main():
               help="A video whose decoding stops before its container's frame count (truncated or corrupt) "
                    "ends with exit 0 instead of 2 (the frames decoded are kept either way).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_backend_options
 def run(source, model, weights, init, output, save_boxes, save_masks, polygons, show, device, camera_size, fps,
-        lost_threshold, snapshot_dir, threads, allow_short, quiet):
+        lost_threshold, snapshot_dir, threads, allow_short, quiet, backend, precision):
     """Track a target through SOURCE: a video file, a folder of frames, or a camera index.
 
     With a window: without --init, drag a box on the first frame (Enter or
@@ -103,6 +115,7 @@ def run(source, model, weights, init, output, save_boxes, save_masks, polygons, 
         from siamtrack.tracker.factory import resolve_device
 
         resolve_device(device)
+    ran = {}
 
     def make_tracker():
         import torch
@@ -110,7 +123,10 @@ def run(source, model, weights, init, output, save_boxes, save_masks, polygons, 
         from siamtrack.tracker.factory import create_tracker
 
         torch.set_num_threads(threads)
-        tracker = create_tracker(preset["name"], weights=weights, device=device)
+        tracker = create_tracker(preset["name"], weights=weights, device=device, backend=backend, precision=precision)
+        ran["backend"] = tracker.backend
+        if tracker.backend.notice:
+            click.echo(f"siamtrack: warning: {tracker.backend.notice}", err=True)
         if lost_threshold is not None:
             tracker.lost_threshold = lost_threshold
         return tracker
@@ -134,7 +150,7 @@ def run(source, model, weights, init, output, save_boxes, save_masks, polygons, 
         )
     ended = f"; stopped by {summary.interrupted.name}, outputs kept" if summary.interrupted else ""
     click.echo(f"siamtrack: {summary.frames} frames, tracker {summary.tracker_fps:.1f} fps, "
-               f"overall {summary.wall_fps:.1f} fps ({preset['name']} on {device}){ended}")
+               f"overall {summary.wall_fps:.1f} fps ({preset['name']} on {device}, {ran['backend']}){ended}")
     if summary.interrupted:
         sys.exit(summary.interrupted.exit_code)
     if summary.incomplete:
@@ -162,13 +178,24 @@ def _check_run_outputs(source, preset, weights, output, save_boxes, save_masks, 
     check_outputs([("--snapshot-dir", snapshot_dir)], inputs)
 
 
+class _Cpu:
+    type = "cpu"
+
+
+_CPU = _Cpu()  # resolve_backend only reads device.type: `siamtrack models` stays free of a torch import
+
+
 @main.command()
 def models():
     """List the model presets, their reference and whether their weights are found."""
     from siamtrack.models.presets import ALIASES, PRESETS, get_preset
     from siamtrack.models.weights import resolve_weights
 
+    from siamtrack.backends import graph_backend_supported, resolve_backend
+    from siamtrack.backends.runtimes import runtime_available
+
     aliases = {v: k for k, v in ALIASES.items()}
+    installed = [b for b in ("openvino", "onnxruntime") if runtime_available(b)]
     for name in sorted(PRESETS):
         preset = get_preset(name)
         try:
@@ -176,7 +203,11 @@ def models():
         except SiamtrackError:
             found = f"missing ({preset['weights']['file']})"
         alias = f" (= {aliases[name]})" if name in aliases else ""
-        click.echo(f"{name}{alias}\n    reference: {preset['reference']}\n    weights: {found}")
+        backends = ["torch"] + (installed if graph_backend_supported(preset) else [])
+        auto = resolve_backend("auto", _CPU, preset)
+        click.echo(f"{name}{alias}\n    reference: {preset['reference']}\n    weights: {found}\n"
+                   f"    backends: {', '.join(backends)} (auto on cpu: {auto}; precision fp32, bf16 where the CPU "
+                   f"has it)")
 
 
 @main.group()
@@ -232,14 +263,15 @@ def weights_import(file, model):
 @click.option("--no-plots", is_flag=True, help="Do not write PNG plots.")
 @click.option("--verbose", "-v", is_flag=True, help="Also one table row per sequence.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@_backend_options
 def bench(dataset, root, model, weights, name, results_dir, report_dir, experiment, resume, workers, sequences,
-          device, threads, mask_threshold, no_plots, verbose, quiet):
+          device, threads, mask_threshold, no_plots, verbose, quiet, backend, precision):
     """Run trackers on a benchmark dataset and print its measures (AUC / precision, A / R / EAO, AO / SR, J / F)."""
     from siamtrack.benchmarks.suite import run_benchmark
 
     run_benchmark(dataset, root, [m.strip() for m in model.split(",") if m.strip()], weights=weights, name=name,
                   results_dir=results_dir, report_dir=report_dir, experiment=experiment, resume=resume,
-                  workers=workers, device=device, threads=threads,
+                  workers=workers, device=device, threads=threads, backend=backend, precision=precision,
                   sequences=[s.strip() for s in sequences.split(",") if s.strip()] if sequences else None,
                   verbose=verbose, progress=not quiet, plots=not no_plots, mask_threshold=mask_threshold,
                   echo=click.echo)
@@ -251,7 +283,8 @@ def bench(dataset, root, model, weights, name, results_dir, report_dir, experime
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads.")
 @click.option("--log", "trax_log", type=click.Path(dir_okay=False), help="Write the TraX protocol log to this file.")
-def trax(model, weights, device, threads, trax_log):
+@_backend_options
+def trax(model, weights, device, threads, trax_log, backend, precision):
     """TraX server for the VOT toolkit: rectangle / polygon regions (mask for mask models), images as paths.
 
     Started by the toolkit (see `siamtrack vot-workspace`); each answer carries the property `confidence`.
@@ -272,8 +305,23 @@ def trax(model, weights, device, threads, trax_log):
     from siamtrack.tracker.factory import create_tracker
 
     torch.set_num_threads(threads)
-    tracker = create_tracker(preset["name"], weights=path, device=device)
+    tracker = create_tracker(preset["name"], weights=path, device=device, backend=backend, precision=precision)
     serve(tracker, mask=bool(preset.get("mask")), name=f"siamtrack {preset['name']}", log=trax_log)
+
+
+@main.command("export")
+@click.option("--model", "-m", required=True, help="Model preset (see `siamtrack models`).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Checkpoint file (default: $SIAMTRACK_WEIGHTS, then the cache).")
+@click.option("--out", "out", required=True, type=click.Path(), help="Folder the graphs and the sidecar go to.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Targets per call (N).")
+@click.option("--opset", type=click.IntRange(min=11), default=17, show_default=True, help="ONNX opset.")
+@click.option("--opencv", is_flag=True, help="NanoTrack: also the backbone / head pair cv2.TrackerNano loads.")
+def export(model, weights, out, batch, opset, opencv):
+    """Export MODEL's template and search graphs to ONNX (template.onnx, search.onnx, siamtrack-export.json)."""
+    from siamtrack.backends.package import export_preset
+
+    for path in export_preset(model, out, weights=weights, batch=batch, opset=opset, opencv=opencv):
+        click.echo(f"siamtrack: wrote {path}")
 
 
 @main.command("vot-workspace")

@@ -5,28 +5,13 @@ The repository root is the ``siamtrack`` package: ``models/``, ``tracker/``,
 generic top-level module lands in site-packages.
 """
 
-import sys
-
-from setuptools import Extension, setup
+from setuptools import setup
 
 SUBPACKAGES = [
     "models", "models.backbones", "models.necks", "models.heads",
-    "tracker", "runner", "benchmarks",
+    "backends", "tracker", "runner", "benchmarks",
     "benchmarks.datasets", "benchmarks.measures", "benchmarks.protocols",
 ]
-
-# Small CPU kernels (convolutions on channels-last maps, see models/csrc/kernels.c). Optional: without a C compiler
-# the install still succeeds and siamtrack.models.fastops falls back to torch's own operators. FMA contraction on
-# (the AVX2 clone's multiply-adds); -Wno-psabi: the 8-float vector helpers are always inlined, no ABI is involved.
-UNIX_FLAGS = ["-O3", "-std=c11", "-ffp-contract=fast", "-fopenmp", "-Wno-psabi"]
-KERNELS = Extension(
-    "siamtrack.models._kernels",
-    sources=["models/csrc/kernels.c"],
-    # OpenMP: the kernels share torch's OpenMP runtime (libgomp.so.1, already loaded by torch) and thread count.
-    extra_compile_args=[] if sys.platform == "win32" else UNIX_FLAGS,
-    extra_link_args=[] if sys.platform == "win32" else ["-fopenmp"],
-    optional=True,
-)
 
 setup(
     name="siamtrack",
@@ -38,7 +23,6 @@ setup(
     python_requires=">=3.10",
     package_dir={"siamtrack": "."},
     packages=["siamtrack"] + [f"siamtrack.{p}" for p in SUBPACKAGES],
-    ext_modules=[KERNELS],
     install_requires=[
         "torch",
         "opencv-python",
@@ -50,6 +34,9 @@ setup(
         "matplotlib",
         "scipy",  # CFNet's MatConvNet .mat networks (scipy.io.loadmat)
         "vot-trax",  # siamtrack trax: TraX server for the VOT toolkit (imported only by that command)
+        "onnx",  # torch.onnx.export of the template / search branches (siamtrack.backends.export)
+        "openvino",  # --backend openvino (the CPU default)
+        "onnxruntime",  # --backend onnxruntime
     ],
     extras_require={"test": ["pytest", "pytest-xdist", "shapely", "scipy", "pillow"]},
     entry_points={"console_scripts": ["siamtrack = siamtrack.cli:main"]},

@@ -56,12 +56,15 @@ class TrackerSpec:
 
 @dataclass
 class RunConfig:
-    """How to run: ``experiment`` (VOT: ``baseline`` / ``unsupervised``), ``device``, torch ``threads``,
-    ``resume``, per-frame ``progress`` bars, DAVIS ``mask_threshold`` override."""
+    """How to run: ``experiment`` (VOT: ``baseline`` / ``unsupervised``), ``device``, ``backend`` and
+    ``precision`` (:mod:`siamtrack.backends`), ``threads`` per process, ``resume``, per-frame ``progress``
+    bars, DAVIS ``mask_threshold`` override."""
 
     kind: str
     experiment: str = "baseline"
     device: str = "cpu"
+    backend: str = "auto"
+    precision: str = "fp32"
     threads: int = 1
     resume: bool = False
     progress: bool = False
@@ -84,14 +87,15 @@ _TRACKERS: dict = {}
 
 def _tracker(spec: TrackerSpec, cfg: RunConfig):
     """The spec's tracker, built once per process."""
-    key = (spec.preset, spec.weights, cfg.device)
+    key = (spec.preset, spec.weights, cfg.device, cfg.backend, cfg.precision)
     if key not in _TRACKERS:
         import torch
 
         from siamtrack.tracker.factory import create_tracker
 
         torch.set_num_threads(cfg.threads)
-        _TRACKERS[key] = create_tracker(spec.preset, weights=spec.weights, device=cfg.device)
+        _TRACKERS[key] = create_tracker(spec.preset, weights=spec.weights, device=cfg.device, backend=cfg.backend,
+                                        precision=cfg.precision)
     return _TRACKERS[key]
 
 

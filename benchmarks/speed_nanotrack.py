@@ -1,8 +1,9 @@
 """Speed of siamtrack's NanoTrack against OpenCV's ``cv2.TrackerNano`` on the same frames.
 
-Both trackers use the NanoTrack v2 weights (siamtrack the official ``.pth``,
-OpenCV the ONNX pair exported from it, ``nanotrack_backbone_sim.onnx`` +
-``nanotrack_head_sim.onnx``). The frames are decoded into memory first; only
+Both trackers use the NanoTrack v2 weights (siamtrack the official ``.pth``
+on each backend installed: torch, OpenVINO fp32, ONNX Runtime fp32, and
+OpenVINO bf16 on CPUs with native bf16; OpenCV the ONNX pair exported from
+it, ``nanotrack_backbone_sim.onnx`` + ``nanotrack_head_sim.onnx``). The frames are decoded into memory first; only
 ``update()`` calls are timed (``time.perf_counter``), after 5 warm-up frames.
 For each thread count both trackers get the same number of threads (torch's
 ``set_num_threads`` and OpenCV's ``setNumThreads``); they are timed in
@@ -13,7 +14,7 @@ Usage::
 
     python -m siamtrack.benchmarks.speed_nanotrack [--frames DIR] [--rounds 8] [--threads 1 2]
 
-Prints, per thread count, frames per second of each and the ratio siamtrack / OpenCV.
+Prints, per thread count, frames per second of each and its ratio to OpenCV's.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import cv2
 import torch
 
 from siamtrack.boxes import axis_aligned_init_box, read_boxes
-from siamtrack.models.fastops import kernels_available
 from siamtrack.runner.sources import FolderSource
 from siamtrack.tracker.factory import create_tracker
 
@@ -68,7 +68,11 @@ def main(argv=None) -> None:
     gt = read_boxes(Path(args.frames) / "groundtruth.txt")
     box = axis_aligned_init_box(gt[0])
 
-    ours = create_tracker("nanotrack-v2", weights=args.weights)
+    from siamtrack.backends.runtimes import cpu_has_bf16, runtime_available
+
+    configs = [("torch", "fp32")] + [(b, "fp32") for b in ("openvino", "onnxruntime") if runtime_available(b)]
+    if runtime_available("openvino") and cpu_has_bf16():
+        configs.append(("openvino", "bf16"))
     params = cv2.TrackerNano_Params()
     params.backbone = str(Path(args.onnx_dir) / "nanotrack_backbone_sim.onnx")
     params.neckhead = str(Path(args.onnx_dir) / "nanotrack_head_sim.onnx")
@@ -85,20 +89,22 @@ def main(argv=None) -> None:
     n = len(frames) - 1 - WARMUP
     print(f"frames: {len(frames)} from {args.frames} ({frames[0].shape[1]}x{frames[0].shape[0]}), "
           f"{n} timed per round, best of {args.rounds} alternating rounds; torch {torch.__version__}, "
-          f"OpenCV {cv2.__version__}, C kernels: {'yes' if kernels_available() else 'no (torch operators)'}")
+          f"OpenCV {cv2.__version__}")
     for threads in args.threads:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads)  # graph backends take their thread count when created
         cv2.setNumThreads(threads)
-        best = {"siamtrack": float("inf"), "cv2": float("inf")}
+        ours = {f"siamtrack {b} {p}": create_tracker("nanotrack-v2", weights=args.weights, backend=b, precision=p)
+                for b, p in configs}
+        best = {name: float("inf") for name in [*ours, "cv2.TrackerNano (v2 ONNX)"]}
         for _ in range(args.rounds):
-            best["siamtrack"] = min(best["siamtrack"], time_updates(ours, frames, box))
-            best["cv2"] = min(best["cv2"], time_updates(theirs, frames, box))
-        fps_ours, fps_cv2 = n / best["siamtrack"], n / best["cv2"]
+            for name, tracker in ours.items():
+                best[name] = min(best[name], time_updates(tracker, frames, box))
+            best["cv2.TrackerNano (v2 ONNX)"] = min(best["cv2.TrackerNano (v2 ONNX)"], time_updates(theirs, frames, box))
+        fps_cv2 = n / best["cv2.TrackerNano (v2 ONNX)"]
         print(f"threads {threads} (torch {torch.get_num_threads()}, OpenCV {cv2.getNumThreads()}):")
-        print(f"  siamtrack nanotrack-v2      {fps_ours:8.1f} fps  ({1000 / fps_ours:.2f} ms/frame)")
-        print(f"  cv2.TrackerNano (v2 ONNX)   {fps_cv2:8.1f} fps  ({1000 / fps_cv2:.2f} ms/frame)")
-        print(f"  ratio siamtrack / cv2.TrackerNano: {fps_ours / fps_cv2:.2f}")
-
+        for name, seconds in best.items():
+            fps = n / seconds
+            print(f"  {name:32s} {fps:8.1f} fps  ({1000 / fps:.2f} ms/frame)  x{fps / fps_cv2:.2f} cv2.TrackerNano")
 
 if __name__ == "__main__":
     main()

@@ -61,6 +61,7 @@ def resolve_trackers(items: list[str], ds, results_dir: str, weights=None, name=
 def run_benchmark(dataset: str, root: str, models: list[str], *, weights=None, name=None,
                   results_dir: str = "results", report_dir: str | None = None, experiment: str = "baseline",
                   resume: bool = False, workers: int = 1, device: str = "cpu", threads: int = 1,
+                  backend: str = "auto", precision: str = "fp32",
                   sequences=None, verbose: bool = False, progress: bool = True, plots: bool = True,
                   mask_threshold: float | None = None, echo=print) -> dict:
     """Run and score ``models`` on ``dataset`` read from ``root``; print the table with ``echo``.
@@ -94,9 +95,15 @@ def run_benchmark(dataset: str, root: str, models: list[str], *, weights=None, n
         from siamtrack.models.presets import get_preset
         from siamtrack.models.weights import resolve_weights
 
-        for s in to_run:  # missing weights: one error before any work
-            resolve_weights(get_preset(s.preset), s.weights)
-        cfg = RunConfig(kind=ds.kind, experiment=experiment, device=device, threads=threads, resume=resume,
+        from siamtrack.backends import check_precision, resolve_backend
+        from siamtrack.tracker.factory import resolve_device
+
+        for s in to_run:  # missing weights, a backend or precision that cannot run: one error before any work
+            preset = get_preset(s.preset)
+            resolve_weights(preset, s.weights)
+            check_precision(precision, resolve_backend(backend, resolve_device(device), preset), resolve_device(device))
+        cfg = RunConfig(kind=ds.kind, experiment=experiment, device=device, backend=backend, precision=precision,
+                        threads=threads, resume=resume,
                         progress=progress, mask_threshold=mask_threshold)
         run_all([(s, q) for s in to_run for q in ds.sequences], cfg, workers=workers, progress=progress)
     evals = [evaluate(ds, s.tdir, s.name, experiment) for s in specs]

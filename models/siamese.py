@@ -19,14 +19,10 @@ blocks themselves carrying the reference's attribute names.
 
 from __future__ import annotations
 
-import threading
-
 import torch
 from torch import nn
 
-from siamtrack.models.fastops import fast_input, fuse_activations
 from siamtrack.models.fuse import fold_batchnorm, pointwise_as_linear
-from siamtrack.models.plan import Binder, BranchPlan, NotPlannable, bind_module
 from siamtrack.models.registry import BACKBONES, HEADS, NECKS
 
 # Registering the blocks is a side effect of importing their modules.
@@ -97,48 +93,14 @@ class SiameseModel(nn.Module):
         return self.head.template(self.features(z))
 
     def track(self, state, x: torch.Tensor):
-        plan = self._branch_plan(state, x)
-        if plan is not None:
-            return plan.run(x)
         return self.head.track(state, self.features(x))
-
-    #: Bound search branches kept per model (the most recent templates / shapes / threads).
-    MAX_BRANCH_PLANS = 4
-
-    def _branch_plan(self, state, x: torch.Tensor):
-        """The search branch bound for ``state`` and ``x``'s shape on this thread (:mod:`siamtrack.models.plan`),
-        built on first use; None when the model is not prepared, ``x`` is not a batch-1 channels-last CPU float32
-        map, or some block has no bound form."""
-        plans = self.__dict__.get("_branch_plans")
-        if plans is None or not hasattr(self.head, "plan_track") or not fast_input(x):
-            return None
-        key = (id(state), tuple(x.shape), threading.get_ident())
-        entry = plans.get(key)
-        if entry is None:
-            binder = Binder()
-            try:
-                feat, shape = bind_module(binder, self.backbone, binder.input, tuple(x.shape[1:]))
-                if self.apply_neck:
-                    feat, shape = bind_module(binder, self.neck, feat, shape)
-                plan = BranchPlan(binder, self.head.plan_track(binder, state, feat, shape))
-            except NotPlannable:
-                plan = None
-            entry = plans[key] = (state, plan)  # the state is held so that its id is not reused while cached
-            while len(plans) > self.MAX_BRANCH_PLANS:
-                del plans[next(iter(plans))]
-        return entry[1]
-
-    def _apply(self, fn, *args, **kwargs):
-        if "_branch_plans" in self.__dict__:
-            self.__dict__["_branch_plans"] = {}  # plans hold raw pointers to the weights
-        return super()._apply(fn, *args, **kwargs)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor):
         """Reference path (no template caching, any batch size): ``head(features(z), features(x))``."""
         return self.head(self.features(z), self.features(x))
 
     def prepare_inference(self, channels_last: bool = True) -> "SiameseModel":
-        """Make the model an inference-only graph (in place; call once, after loading weights).
+        """Make the model an inference-only graph for the torch backend (in place; once, after loading weights).
 
         eval(); BatchNorm folded into the preceding convolutions; gradients
         off; with ``channels_last`` (the default) weights are stored
@@ -146,13 +108,9 @@ class SiameseModel(nn.Module):
         channels-last view (:class:`~siamtrack.models.fuse.PointwiseLinear`):
         the trackers' crops are HWC images, so their tensors are channels-last
         views with no copy, and depthwise convolutions run several times
-        faster in that layout on CPU; convolutions and the activation after
-        them become one C-kernel call
-        (:func:`~siamtrack.models.fastops.fuse_activations`); and where every
-        block of the search branch has a bound form (NanoTrack) ``track`` runs
-        it as one pre-bound list of kernel calls per template, input shape and
-        thread (:mod:`~siamtrack.models.plan`). Outputs equal the reference
-        path up to float32 rounding (parity tests).
+        faster in that layout on CPU. Outputs equal the reference path up to
+        float32 rounding (parity tests). The graph backends export the model
+        before this (:mod:`siamtrack.backends.export`).
         """
         self.eval()
         fold_batchnorm(self)
@@ -160,9 +118,7 @@ class SiameseModel(nn.Module):
             p.requires_grad_(False)
         if channels_last:
             pointwise_as_linear(self)
-            fuse_activations(self)
             self.to(memory_format=torch.channels_last)
-            self.__dict__["_branch_plans"] = {}
         return self
 
 

@@ -8,6 +8,26 @@ from pathlib import Path
 
 import pytest
 
+def pytest_configure(config):
+    """One exported-graph cache for the whole test session (the xdist workers inherit it from the controller,
+    whose conftest runs first): every test process and CLI subprocess then exports a preset's graphs once
+    instead of once per temporary ``XDG_CACHE_HOME``. Tests of the cache itself set their own folder."""
+    if not os.environ.get("SIAMTRACK_GRAPH_CACHE") and not os.environ.get("PYTEST_XDIST_WORKER"):
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="siamtrack-test-graphs-")
+        os.environ["SIAMTRACK_GRAPH_CACHE"] = folder
+        config._siamtrack_graph_cache = folder
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_siamtrack_graph_cache", None)
+    if folder:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs one pytest worker per core (pytest-xdist): one torch thread each, so that two workers
     # on a 2-core machine do not fight over the cores with spinning OpenMP threads.

@@ -223,7 +223,7 @@ def test_stochastic_trackers_are_repeated(vot_view, tmp_path, noise, expected_ru
     seq = ds.sequences[0]
     seq.frames = seq.frames[:12]
     seq.groundtruth = seq.groundtruth[:12]
-    key = ("jitter-double", None, "cpu")
+    key = ("jitter-double", None, "cpu", "auto", "fp32")
     outputs = []
     try:
         for run in ("a", "b"):

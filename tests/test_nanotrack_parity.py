@@ -75,14 +75,15 @@ def _frames(shared, record):
         yield img
 
 
+@pytest.mark.parametrize("backend", ["torch", "auto"])  # the reference path, and the CPU default (OpenVINO)
 @pytest.mark.parametrize("seq", SEQUENCES)
 @pytest.mark.parametrize("v", VERSIONS)
-def test_tracking_matches_reference(shared_dir, v, seq):
+def test_tracking_matches_reference(shared_dir, v, seq, backend):
     fixture = shared_dir / "fixtures" / f"nanotrack_v{v}"
     record = json.loads((fixture / "results" / f"{seq}.json").read_text())
     sensitivity = json.loads((fixture / "manifest.json").read_text())["trajectory_sensitivity"]
     seq_name = record["sequence"]
-    tracker = create_tracker(f"nanotrack-v{v}", weights=nanotrack_weights(shared_dir, v))
+    tracker = create_tracker(f"nanotrack-v{v}", weights=nanotrack_weights(shared_dir, v), backend=backend)
     frames = list(_frames(shared_dir, record)) if record["n_frames"] <= 300 else None
 
     # One step at a time: restore the reference state before each frame.

@@ -258,7 +258,8 @@ def test_signal_ends_a_headless_run_like_q(long_video, weights, tmp_path, sig, c
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, (out, err)
     name = signal.Signals(sig).name
-    m = re.fullmatch(rf"siamtrack: (\d+) frames, .* fps \(nanotrack-v2 on cpu\); stopped by {name}, outputs kept",
+    m = re.fullmatch(rf"siamtrack: (\d+) frames, .* fps \(nanotrack-v2 on cpu, \w+ fp32\); stopped by {name}, "
+                     r"outputs kept",
                      out.strip())
     assert m, (out, err)
     n = int(m.group(1))

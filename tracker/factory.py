@@ -44,6 +44,18 @@ def load_weights(preset: dict, path, companions: bool = True):
     return model
 
 
+def export_model(preset: dict, path):
+    """The preset's model with the weights file ``path`` loaded, in eval mode with BatchNorm folded into the
+    convolutions: the form the graph backends export (:mod:`siamtrack.backends.export`). Folding in torch
+    first gives the same arithmetic as OpenCV's official NanoTrack graphs (which were simplified so), so
+    ``cv2.TrackerNano`` runs the exported pair to the same boxes."""
+    from siamtrack.models.fuse import fold_batchnorm
+
+    model = load_weights(preset, path).eval()
+    fold_batchnorm(model)
+    return model
+
+
 def load_model(preset: dict, weights=None, device="cpu"):
     """Build the preset's model, load its weights strictly and prepare it for inference on ``device``.
 
@@ -54,9 +66,42 @@ def load_model(preset: dict, weights=None, device="cpu"):
     return model.prepare_inference().to(resolve_device(device) if isinstance(device, str) else device)
 
 
-def create_tracker(name: str, weights=None, device="cpu"):
-    """A tracker for preset ``name`` (e.g. ``nanotrack``), weights from ``weights`` or the search folders."""
+def create_tracker(name: str, weights=None, device="cpu", backend: str = "auto", precision: str = "fp32"):
+    """A tracker for preset ``name`` (e.g. ``nanotrack``), weights from ``weights`` or the search folders.
+
+    Args:
+        backend: ``auto`` (OpenVINO on the CPU when installed, else ONNX Runtime, else torch; torch on CUDA
+            and for presets without an exported form), ``torch``, ``openvino`` or ``onnxruntime``
+            (:mod:`siamtrack.backends`). Graph backends use ``torch.get_num_threads()`` threads.
+        precision: ``fp32`` (default, the reference's numbers), ``bf16`` (CPUs with native bf16:
+            OpenVINO's bf16 inference precision, or torch autocast) or ``fp16`` (torch on CUDA).
+
+    The tracker's ``backend`` attribute (:class:`~siamtrack.backends.BackendInfo`) says what runs.
+
+    Raises:
+        SiamtrackError: unknown preset, missing or unreadable weights, a checkpoint of another model, a
+            backend that is not installed or cannot run the preset, a precision this machine lacks.
+    """
+    from siamtrack.backends import AutocastModel, BackendInfo, check_precision, resolve_backend
+
     preset = get_preset(name)
     dev = resolve_device(device) if isinstance(device, str) else device
-    model = load_model(preset, weights, dev)
-    return TRACKERS.get(preset["tracker"])(model, preset["track"], device=dev)
+    chosen = resolve_backend(backend, dev, preset)
+    check_precision(precision, chosen, dev)
+    notice = None
+    if chosen == "torch":
+        model = load_model(preset, weights, dev)
+        if precision != "fp32":
+            model = AutocastModel(model, dev, torch.bfloat16 if precision == "bf16" else torch.float16)
+    else:
+        from siamtrack.backends.graphs import GraphModel, GraphSet
+
+        path = resolve_weights(preset, weights)
+        graphs = GraphSet(preset, path, lambda: export_model(preset, path))
+        if not graphs.exported_before():
+            graphs.model  # noqa: B018 - load (and check) the checkpoint now: a wrong file fails before any frame
+        model = GraphModel(graphs, chosen, torch.get_num_threads(), precision)
+        notice = graphs.notice
+    tracker = TRACKERS.get(preset["tracker"])(model, preset["track"], device=dev)
+    tracker.backend = BackendInfo(chosen, precision, notice)
+    return tracker

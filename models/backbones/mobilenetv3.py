@@ -19,8 +19,6 @@ from typing import Sequence
 
 from torch import nn
 
-from siamtrack.models.fastops import FastSequential
-from siamtrack.models.plan import NotPlannable, bind_module
 from siamtrack.models.registry import BACKBONES
 
 # (kernel, expansion t, out channels, squeeze-excite, hard-swish, stride)
@@ -102,15 +100,7 @@ class InvertedResidual(nn.Module):
     def forward(self, x):
         if not self.identity:
             return self.conv(x)
-        if isinstance(self.conv, FastSequential):  # after prepare_inference: the addition fused into the last pass
-            return self.conv(x, residual=x)
         return x + self.conv(x)
-
-    def plan_bind(self, binder, inp, shape, residual=None):
-        """Bound form (:mod:`siamtrack.models.plan`): the block's chain, its input added in the chain's last pass."""
-        if residual is not None:
-            raise NotPlannable("InvertedResidual with an outer residual")
-        return bind_module(binder, self.conv, inp, shape, inp if self.identity else None)
 
 
 class MobileNetV3Features(nn.Module):
@@ -129,10 +119,6 @@ class MobileNetV3Features(nn.Module):
 
     def forward(self, x):
         return self.features(x)
-
-    def plan_bind(self, binder, inp, shape, residual=None):
-        """Bound form (:mod:`siamtrack.models.plan`) of :meth:`forward`."""
-        return bind_module(binder, self.features, inp, shape, residual)
 
 
 @BACKBONES.register("mobilenetv3_small")

@@ -29,9 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from siamtrack.models.fastops import ACT_CODES, DepthwiseConv, PointwiseAct, PointwiseMap, gate_calls, gate_inplace
 from siamtrack.models.fuse import affine_1x1
-from siamtrack.models.plan import Binder, NotPlannable, bind_module
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_depthwise, xcorr_pixelwise
 
@@ -49,17 +47,8 @@ class ChannelAttention(nn.Module):
         y = x.mean((2, 3), keepdim=True)
         return torch.sigmoid(self.fc2(torch.relu(self.fc1(y))))[:, :, 0, 0]
 
-    def gate_params(self) -> tuple:
-        """``(w1 (C, C), b1, w2 (C, C), b2, 1)`` for the fused C gate (kind 1: ReLU, sigmoid)."""
-        c = self.fc1.out_channels
-        return (self.fc1.weight.reshape(c, -1), self.fc1.bias, self.fc2.weight.reshape(c, -1), self.fc2.bias, 1)
-
     def forward(self, x):
         return x * self.gate_weights(x)[:, :, None, None]
-
-    def apply_(self, x):
-        """:meth:`forward` computed in place on ``x`` (a tensor the caller owns); returns ``x``."""
-        return gate_inplace(x, self)
 
 
 def _pw_bn(cin: int, cout: int) -> nn.Sequential:
@@ -94,27 +83,15 @@ def _compose_pixelwise(kernel: torch.Tensor, search_affine) -> tuple:
     return k @ w, k @ b
 
 
-def _as_pointwise(weight: torch.Tensor, bias: torch.Tensor, dtype) -> PointwiseMap:
-    """The 1x1 convolution of ``(Cout, Cin)`` weight and ``(Cout,)`` bias, cast to ``dtype``."""
-    return PointwiseMap(weight.to(dtype), bias.to(dtype))
+def _as_pointwise(weight: torch.Tensor, bias: torch.Tensor, dtype) -> tuple:
+    """The 1x1 convolution of ``(Cout, Cin)`` weight and ``(Cout,)`` bias as ``F.conv2d`` arguments
+    ``((Cout, Cin, 1, 1), (Cout,))``, cast to ``dtype``."""
+    return weight.to(dtype)[:, :, None, None].contiguous(), bias.to(dtype)
 
 
-def _bind_attention(binder: Binder, pmap: PointwiseMap, attention: ChannelAttention, xf, shape) -> tuple:
-    """Bound form of ``attention.apply_(pmap(xf))``: ``(buffer, shape)``."""
-    _, h, w = shape
-    out_shape = (pmap.out_channels, h, w)
-    out = binder.buffer(out_shape)
-    binder.add(pmap.fast_bind(xf, shape, out))
-    binder.add(gate_calls(attention, out, out_shape, ACT_CODES[None]))
-    return out, out_shape
-
-
-def _bind_tower(binder: Binder, tower, pred, feat, shape, exp: bool = False) -> tuple:
-    """Bound form of ``pred(tower(feat))`` (then ``exp`` in place when ``exp``): ``(buffer, shape)``."""
-    out, out_shape = bind_module(binder, pred, *bind_module(binder, tower, feat, shape))
-    if exp:
-        binder.add([out.exp_])
-    return out, out_shape
+def _pointwise(xf: torch.Tensor, state: tuple) -> torch.Tensor:
+    """Apply a template-composed 1x1 convolution ``(weight, bias)`` (:func:`_as_pointwise`) to ``xf``."""
+    return F.conv2d(xf, state[0], state[1])
 
 
 class BANv1(nn.Module):
@@ -144,13 +121,7 @@ class BANv1(nn.Module):
         return _as_pointwise(w, b, zf.dtype)
 
     def track(self, state, xf):
-        return self._towers(self.corr_pw.CA_layer.apply_(state(xf)))
-
-    def plan_track(self, binder: Binder, state, xf, shape) -> list:
-        """Bound form of :meth:`track` (:mod:`siamtrack.models.plan`): ``[(cls buffer, shape), (loc buffer, shape)]``."""
-        feat, fs = _bind_attention(binder, state, self.corr_pw.CA_layer, xf, shape)
-        return [_bind_tower(binder, self.cls_tower, self.cls_logits, feat, fs),
-                _bind_tower(binder, self.bbox_tower, self.bbox_pred, feat, fs, exp=True)]
+        return self._towers(self.corr_pw.CA_layer(_pointwise(xf, state)))
 
 
 class PixelwiseCorrV2(nn.Module):
@@ -190,23 +161,14 @@ class BANv2(nn.Module):
         return self._towers(self.corr_pw_reg(zf, xf), self.corr_pw_cls(zf, xf))
 
     def template(self, zf):
-        # One 1x1 convolution per branch, so that each branch owns a contiguous map for its in-place attention.
         return tuple(_as_pointwise(*_compose_pixelwise(corr.conv_kernel(zf), affine_1x1(corr.conv_search)), zf.dtype)
                      for corr in (self.corr_pw_reg, self.corr_pw_cls))
 
     def track(self, state, xf):
         reg_map, cls_map = state
-        reg = self.corr_pw_reg.CA_layer.apply_(reg_map(xf))
-        cls = self.corr_pw_cls.CA_layer.apply_(cls_map(xf))
+        reg = self.corr_pw_reg.CA_layer(_pointwise(xf, reg_map))
+        cls = self.corr_pw_cls.CA_layer(_pointwise(xf, cls_map))
         return self._towers(reg, cls)
-
-    def plan_track(self, binder: Binder, state, xf, shape) -> list:
-        """Bound form of :meth:`track` (:mod:`siamtrack.models.plan`): ``[(cls buffer, shape), (loc buffer, shape)]``."""
-        reg_map, cls_map = state
-        reg = _bind_attention(binder, reg_map, self.corr_pw_reg.CA_layer, xf, shape)
-        cls = _bind_attention(binder, cls_map, self.corr_pw_cls.CA_layer, xf, shape)
-        return [_bind_tower(binder, self.cls_pw_tower, self.cls_pred, *cls),
-                _bind_tower(binder, self.bbox_pw_tower, self.bbox_pred, *reg, exp=True)]
 
 
 class DepthwiseCorrV3(nn.Module):
@@ -288,58 +250,13 @@ class BANv3(nn.Module):
 
     def track(self, state, xf):
         pw, dw = state
-        feat = pw(xf)
+        feat = _pointwise(xf, pw)
         pw_reg, pw_cls, dw_in = feat[:, :64], feat[:, 64:128], feat[:, 128:]
         dw_out = F.conv2d(dw_in, dw, padding=1, groups=dw.shape[0])
         c = dw_out.shape[1] // 2
         pw_reg = self.corr_pw_reg.conv(self.corr_pw_reg.CA_layer(pw_reg))
         pw_cls = self.corr_pw_cls.conv(self.corr_pw_cls.CA_layer(pw_cls))
         return self._towers(torch.cat((pw_reg, dw_out[:, :c]), 1), torch.cat((pw_cls, dw_out[:, c:]), 1))
-
-    def plan_track(self, binder: Binder, state, xf, shape) -> list:
-        """Bound form of :meth:`track` (:mod:`siamtrack.models.plan`): ``[(cls buffer, shape), (loc buffer, shape)]``.
-
-        The template state's one 1x1 convolution is split by rows into its four
-        parts and the depthwise correlation runs per branch, so that every map is
-        contiguous; ``down(cat(a, b))`` is computed as ``a Wa + (b Wb)`` (the
-        second product added in the first's epilogue), with no concatenated copy.
-        """
-        pw, dw = state
-        c = dw.shape[0] // 2
-        n = (pw.out_channels - 2 * c) // 2  # point-wise correlation channels (64)
-        w, b = pw.weight, pw.bias
-        parts = [PointwiseMap(w[i:j], b[i:j]) for i, j in ((0, n), (n, 2 * n), (2 * n, 2 * n + c), (2 * n + c, None))]
-        binder.own(*parts)
-        branches = [self._bind_branch(binder, xf, shape, parts[i], parts[2 + i], dw[i * c:(i + 1) * c], corr, down)
-                    for i, (corr, down) in enumerate(((self.corr_pw_reg, self.down_reg),
-                                                      (self.corr_pw_cls, self.down_cls)))]
-        return [_bind_tower(binder, self.cls_tower, self.cls_logits, *branches[1]),
-                _bind_tower(binder, self.bbox_tower, self.bbox_pred, *branches[0], exp=True)]
-
-    @staticmethod
-    def _bind_branch(binder: Binder, xf, shape, pw_map, search_map, kernel, corr, down) -> tuple:
-        """Bound ``down(cat(corr.conv(attention(pw_map(xf))), depthwise(search_map(xf), kernel, padding 1)))``."""
-        a, sa = bind_module(binder, corr.conv, *_bind_attention(binder, pw_map, corr.CA_layer, xf, shape))
-        c, h, w = kernel.shape[0], shape[1], shape[2]
-        s = binder.buffer((c, h, w))
-        binder.add(search_map.fast_bind(xf, shape, s))
-        conv = nn.Conv2d(c, c, kernel.shape[-1], 1, 1, groups=c, bias=False)
-        conv.weight = nn.Parameter(kernel.detach().clone(), requires_grad=False)
-        corr_dw = DepthwiseConv(conv)
-        binder.own(corr_dw)
-        d, sd = binder.bind_fast(corr_dw, s, (c, h, w))
-        mods = list(down.children()) if isinstance(down, nn.Sequential) else [down]
-        if len(mods) != 1 or not isinstance(mods[0], PointwiseAct) or sd[1:] != sa[1:] or mods[0].act is not None:
-            raise NotPlannable("NanoTrack v3 down layer")
-        wd, bd = mods[0].weight, mods[0].bias_or_zero
-        part_b = PointwiseMap(wd[:, sa[0]:], torch.zeros_like(bd))
-        part_a = PointwiseMap(wd[:, :sa[0]], bd)
-        binder.own(part_a, part_b)
-        out_shape = (wd.shape[0],) + sa[1:]
-        tmp, out = binder.buffer(out_shape), binder.buffer(out_shape)
-        binder.add(part_b.fast_bind(d, sd, tmp))
-        binder.add(part_a.fast_bind(a, sa, out, residual=tmp))
-        return out, out_shape
 
 
 @HEADS.register("nanotrack_ban_v1")
