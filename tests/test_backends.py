@@ -284,3 +284,62 @@ def test_cli_says_which_backend_ran(shared_dir, tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == (
         "siamtrack: error: --backend onnxruntime: model 'siammask' has no exported form yet (its mask refinement / "
         "correlation filter run on torch: --backend torch)"), proc.stderr
+
+
+# ----------------------------------------------------------------------------- bf16, and torch on CUDA
+
+BF16_TOL = 3e-2
+#: bf16 in every layer (OpenVINO's inference precision) misses the 3e-2 target on these networks (measured on
+#: this machine: NanoTrack v1 0.47, v2 0.034, SiamRPN++ MobileNetV2 0.094 of the output's scale): they need
+#: their sensitive layers kept in f32 before bf16 can be offered for them (issue 15, point 5; still open).
+BF16_OFF_TARGET = {"nanotrack_v1", "nanotrack_v2", "siamrpn_mobilev2_l234_dwxcorr"}
+
+
+@pytest.mark.skipif(not runtime_available("openvino"), reason="openvino is not installed")
+@pytest.mark.parametrize("fixture", [pytest.param(f, marks=pytest.mark.xfail(
+    reason="bf16 in every layer is off target for this network", strict=False)) if f in BF16_OFF_TARGET else f
+    for f in sorted(FIXTURES)])
+def test_bf16_network_outputs_near_fp32(shared_dir, weights_of, fixture):
+    """OpenVINO bf16 (CPUs with native bf16): every output within 3e-2 of fp32, relative to the output's scale."""
+    from siamtrack.backends.runtimes import cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no native bf16")
+    io = np.load(shared_dir / "fixtures" / fixture / "io.npz")
+    z = torch.from_numpy(io["z_crop"])
+    x = torch.from_numpy(io["x_crops"] if fixture == "siamfc_alexnet" else io["x_crop"])
+    outs = {}
+    for precision in ("fp32", "bf16"):
+        model = create_tracker(FIXTURES[fixture][0], weights=weights_of(fixture), backend="openvino",
+                               precision=precision).model
+        out = model.track(model.template(z), x)
+        outs[precision] = out if isinstance(out, tuple) else (out,)
+    errs = [_rel(b, a.numpy()) for a, b in zip(outs["fp32"], outs["bf16"])]
+    assert max(errs) < BF16_TOL, errs
+
+
+# Every preset, on torch + CUDA (fp32 and fp16) against torch on the CPU: run where a CUDA device is present.
+CUDA_PRESETS = {**{FIXTURES[f][0]: f for f in FIXTURES}, "siammask": "siammask_r50_l3", "cfnet-conv2": None}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("preset", sorted(CUDA_PRESETS))
+def test_torch_on_cuda_runs_every_preset(shared_dir, weights_of, tmp_path, preset, precision):
+    fixture = CUDA_PRESETS[preset]
+    if fixture is None:
+        weights = shared_dir / "weights" / "cfnet" / "cfnet-conv2_e80.mat"
+    elif fixture in FIXTURES:
+        weights = weights_of(fixture)
+    else:
+        weights = tmp_path / get_preset(preset)["weights"]["file"]
+        torch.save(fixture_weights(shared_dir, fixture, "cond"), weights)
+    frames = _bag(shared_dir, 6)
+    boxes = {}
+    for device, prec in (("cpu", "fp32"), ("cuda", precision)):
+        tracker = create_tracker(preset, weights=weights, device=device, backend="torch", precision=prec)
+        assert str(tracker.backend) == f"torch {prec}"
+        tracker.init(frames[0], [312, 147, 106, 96])
+        boxes[device] = np.array([tracker.update(f).box for f in frames[1:]])
+    tol = 0.5 if precision == "fp32" else 3.0
+    assert np.abs(boxes["cuda"] - boxes["cpu"]).max() < tol, (boxes["cuda"], boxes["cpu"])
