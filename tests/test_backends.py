@@ -290,9 +290,10 @@ def test_cli_says_which_backend_ran(shared_dir, tmp_path):
 
 BF16_TOL = 3e-2
 #: bf16 in every layer (OpenVINO's inference precision) misses the 3e-2 target on these networks (measured on
-#: this machine: NanoTrack v1 0.47, v2 0.034, SiamRPN++ MobileNetV2 0.094 of the output's scale): they need
-#: their sensitive layers kept in f32 before bf16 can be offered for them (issue 15, point 5; still open).
-BF16_OFF_TARGET = {"nanotrack_v1", "nanotrack_v2", "siamrpn_mobilev2_l234_dwxcorr"}
+#: this machine: NanoTrack v1 0.47, v2 0.034, v3 0.025-0.032 depending on the thread count, SiamRPN++
+#: MobileNetV2 0.094 of the output's scale; the others stay below 0.015): they need their sensitive layers
+#: kept in f32 before bf16 can be offered for them (issue 15, point 5; still open).
+BF16_OFF_TARGET = {"nanotrack_v1", "nanotrack_v2", "nanotrack_v3", "siamrpn_mobilev2_l234_dwxcorr"}
 
 
 @pytest.mark.skipif(not runtime_available("openvino"), reason="openvino is not installed")
