@@ -166,9 +166,10 @@ def _check_run_outputs(source, preset, weights, output, save_boxes, save_masks, 
     the inputs only: other outputs may lie in it."""
     from siamtrack.models.weights import resolve_weights
     from siamtrack.runner.protect import check_outputs
+    from siamtrack.runner.sources import is_camera_index
 
     inputs = []
-    if not (source.isdigit() and source.isascii()):  # a camera index is no path
+    if not is_camera_index(source):  # a camera index is no path
         inputs.append(("the input folder" if os.path.isdir(source) else "the input video", source))
     try:
         inputs.append(("the weights file", str(resolve_weights(preset, weights))))

@@ -25,7 +25,7 @@ from siamtrack.backends.runtimes import cpu_has_bf16, runtime_available
 from siamtrack.errors import SiamtrackError
 
 __all__ = ["BACKENDS", "PRECISIONS", "BackendInfo", "AutocastModel", "resolve_backend", "check_precision",
-           "graph_backend_supported"]
+           "choose_backend", "graph_backend_supported"]
 
 BACKENDS = ("auto", "torch", "openvino", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -96,6 +96,17 @@ def check_precision(precision: str, backend: str, device) -> None:
         if device.type == "cpu" and not cpu_has_bf16():
             raise SiamtrackError("--precision bf16: this CPU has no native bf16 arithmetic (AVX512-BF16 / AMX): "
                                  "it would run slower than fp32")
+
+
+def choose_backend(name: str, precision: str, device, preset: dict) -> str:
+    """:func:`resolve_backend`, then :func:`check_precision` on the backend chosen: what runs ``preset``.
+
+    Raises:
+        SiamtrackError: see both.
+    """
+    chosen = resolve_backend(name, device, preset)
+    check_precision(precision, chosen, device)
+    return chosen
 
 
 class AutocastModel:

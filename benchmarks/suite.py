@@ -95,13 +95,14 @@ def run_benchmark(dataset: str, root: str, models: list[str], *, weights=None, n
         from siamtrack.models.presets import get_preset
         from siamtrack.models.weights import resolve_weights
 
-        from siamtrack.backends import check_precision, resolve_backend
+        from siamtrack.backends import choose_backend
         from siamtrack.tracker.factory import resolve_device
 
+        dev = resolve_device(device)
         for s in to_run:  # missing weights, a backend or precision that cannot run: one error before any work
             preset = get_preset(s.preset)
             resolve_weights(preset, s.weights)
-            check_precision(precision, resolve_backend(backend, resolve_device(device), preset), resolve_device(device))
+            choose_backend(backend, precision, dev, preset)
         cfg = RunConfig(kind=ds.kind, experiment=experiment, device=device, backend=backend, precision=precision,
                         threads=threads, resume=resume,
                         progress=progress, mask_threshold=mask_threshold)

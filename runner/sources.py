@@ -32,6 +32,7 @@ __all__ = [
     "VideoSource",
     "CameraSource",
     "open_source",
+    "is_camera_index",
     "natural_key",
 ]
 
@@ -421,6 +422,12 @@ class CameraSource(_CaptureSource):
         self.frame_count = None
 
 
+def is_camera_index(spec: str) -> bool:
+    """Whether a command-line source names a camera: all ASCII digits (``"0"``; ``"./0"`` is a path;
+    ASCII because ``'²'.isdigit()`` is True)."""
+    return spec.isdigit() and spec.isascii()
+
+
 def open_source(spec: str, camera_size: tuple[int, int] | None = None,
                 camera_fps: float | None = None) -> FrameSource:
     """Open the frame source named by a command-line argument.
@@ -442,7 +449,7 @@ def open_source(spec: str, camera_size: tuple[int, int] | None = None,
             the chosen source's constructor.
     """
     spec = os.fspath(spec)
-    if spec.isdigit() and spec.isascii():  # ASCII: '²'.isdigit() is True
+    if is_camera_index(spec):
         return CameraSource(int(spec), size=camera_size, fps=camera_fps)
     if os.path.isdir(spec):
         return FolderSource(spec)

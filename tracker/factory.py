@@ -82,12 +82,11 @@ def create_tracker(name: str, weights=None, device="cpu", backend: str = "auto",
         SiamtrackError: unknown preset, missing or unreadable weights, a checkpoint of another model, a
             backend that is not installed or cannot run the preset, a precision this machine lacks.
     """
-    from siamtrack.backends import AutocastModel, BackendInfo, check_precision, resolve_backend
+    from siamtrack.backends import AutocastModel, BackendInfo, choose_backend
 
     preset = get_preset(name)
     dev = resolve_device(device) if isinstance(device, str) else device
-    chosen = resolve_backend(backend, dev, preset)
-    check_precision(precision, chosen, dev)
+    chosen = choose_backend(backend, precision, dev, preset)
     notice = None
     if chosen == "torch":
         model = load_model(preset, weights, dev)
