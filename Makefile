@@ -79,8 +79,14 @@ test-fast:
 	$(PYTHON) -m pytest $(FAST_TESTS) -q -n $(TEST_WORKERS) -k "not cli and not hostile" \
 	  $(if $(wildcard tests/test_backends.py),--deselect tests/test_backends.py,)
 
+# The speed benchmark (benchmarks/speed.py): every preset x backend x precision at 1 and 2 threads, side by side
+# in alternating rounds in one run, beside cv2.TrackerNano (NanoTrack v2) and, with PYSOT=DIR (a checkout of
+# STVIR/pysot, outside the repository), pysot's own trackers; then the time to first frame (cold / warm graph
+# cache). About 15 minutes on 2 cores. BENCH_ARGS="--quick" for a quick look, BENCH_ARGS="--json speed.json".
+PYSOT ?=
+BENCH_ARGS ?=
 bench:
-	$(PYTHON) -m siamtrack.benchmarks.speed_nanotrack
+	$(PYTHON) -m siamtrack.benchmarks.speed $(if $(PYSOT),--pysot "$(PYSOT)",) $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -192,7 +192,7 @@ def models():
     from siamtrack.models.presets import ALIASES, PRESETS, get_preset
     from siamtrack.models.weights import resolve_weights
 
-    from siamtrack.backends import graph_backend_supported, resolve_backend
+    from siamtrack.backends import resolve_backend
     from siamtrack.backends.runtimes import runtime_available
 
     aliases = {v: k for k, v in ALIASES.items()}
@@ -204,7 +204,7 @@ def models():
         except SiamtrackError:
             found = f"missing ({preset['weights']['file']})"
         alias = f" (= {aliases[name]})" if name in aliases else ""
-        backends = ["torch"] + (installed if graph_backend_supported(preset) else [])
+        backends = ["torch"] + installed
         auto = resolve_backend("auto", _CPU, preset)
         click.echo(f"{name}{alias}\n    reference: {preset['reference']}\n    weights: {found}\n"
                    f"    backends: {', '.join(backends)} (auto on cpu: {auto}; precision fp32, bf16 where the CPU "
@@ -316,7 +316,8 @@ def trax(model, weights, device, threads, trax_log, backend, precision):
 @click.option("--out", "out", required=True, type=click.Path(), help="Folder the graphs and the sidecar go to.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Targets per call (N).")
 @click.option("--opset", type=click.IntRange(min=11), default=17, show_default=True, help="ONNX opset.")
-@click.option("--opencv", is_flag=True, help="NanoTrack: also the backbone / head pair cv2.TrackerNano loads.")
+@click.option("--opencv", is_flag=True, help="NanoTrack: also the backbone / head pair cv2.TrackerNano loads; "
+              "DaSiamRPN (siamrpn, siamrpn-otb): the model / kernel_cls1 / kernel_r1 files of cv2.TrackerDaSiamRPN.")
 def export(model, weights, out, batch, opset, opencv):
     """Export MODEL's template and search graphs to ONNX (template.onnx, search.onnx, siamtrack-export.json)."""
     from siamtrack.backends.package import export_preset

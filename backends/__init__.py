@@ -1,20 +1,30 @@
 """Backends run a preset's network for a tracker: torch, OpenVINO or ONNX Runtime.
 
 * ``torch``: the model as a plain ``nn.Module`` (the reference path, and the
-  CUDA path); ``bf16`` runs it under ``torch.autocast`` on the CPU, ``fp16``
-  under autocast on CUDA.
+  CUDA path) behind :class:`~siamtrack.backends.torch_model.TorchModel`;
+  ``bf16`` runs it under ``torch.autocast`` on the CPU, ``fp16`` under
+  autocast on CUDA.
 * ``openvino``, ``onnxruntime``: the template branch and the search branch
   exported to ONNX (:mod:`siamtrack.backends.export`), cached on disk keyed by
   the weights' sha256, the preset and the siamtrack version
   (:mod:`siamtrack.backends.graphs`), compiled once per process and shape.
 * ``auto``: on CUDA torch; on the CPU OpenVINO when it is installed, else ONNX
-  Runtime, else torch; presets whose network has no exported form yet
-  (SiamMask's refinement, CFNet's closed-form correlation filter) run on
-  torch.
+  Runtime, else torch.
+
+What runs where on a graph backend: NanoTrack, SiamRPN / DaSiamRPN /
+SiamRPN++ and SiamFC run wholly in the runtime (template graph once per
+target; search graph = backbone, neck and head with the cross-correlation,
+one call per frame; SiamFC's 3 scales are a batch of 3). SiamMask's search
+graph also returns the backbone levels and the mask correlation feature, and
+a refine graph runs the refinement on the patches at the chosen cell (a
+second call per frame: the cell is chosen after decoding). CFNet's
+convolutions run in the runtime; its closed-form correlation filter (FFT),
+the FFT correlation and the bicubic upsampling stay in torch.
 
 Every backend gives the tracker the same interface (``template(z)`` once per
-target, ``track(state, x)`` once per frame); :class:`BackendInfo` says which
-one ran and at which precision.
+target, ``track(state, x)`` once per frame, on ``(N, H, W, 3)`` uint8 crops,
+float32 numpy outputs); :class:`BackendInfo` says which one ran and at which
+precision.
 """
 
 from __future__ import annotations
@@ -24,8 +34,7 @@ from dataclasses import dataclass
 from siamtrack.backends.runtimes import cpu_has_bf16, runtime_available
 from siamtrack.errors import SiamtrackError
 
-__all__ = ["BACKENDS", "PRECISIONS", "BackendInfo", "AutocastModel", "resolve_backend", "check_precision",
-           "choose_backend", "graph_backend_supported"]
+__all__ = ["BACKENDS", "PRECISIONS", "BackendInfo", "resolve_backend", "check_precision", "choose_backend"]
 
 BACKENDS = ("auto", "torch", "openvino", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -43,12 +52,6 @@ class BackendInfo:
         return f"{self.backend} {self.precision}"
 
 
-def graph_backend_supported(preset: dict) -> bool:
-    """Whether the preset's network exports as a template graph + a search graph (the backbone + neck +
-    head models: NanoTrack, SiamRPN, DaSiamRPN, SiamRPN++, SiamFC)."""
-    return not preset.get("loader") and preset["model"].get("arch") != "siammask"
-
-
 def resolve_backend(name: str, device, preset: dict) -> str:
     """The backend that runs ``preset`` for ``--backend name`` on ``device``.
 
@@ -56,12 +59,12 @@ def resolve_backend(name: str, device, preset: dict) -> str:
 
     Raises:
         SiamtrackError: unknown name; OpenVINO / ONNX Runtime asked for on CUDA, or not installed (the line
-            names the package), or for a preset without an exported form.
+            names the package).
     """
     if name not in BACKENDS:
         raise SiamtrackError(f"--backend {name}: expected one of {', '.join(BACKENDS)}")
     if name == "auto":
-        if device.type != "cpu" or not graph_backend_supported(preset):
+        if device.type != "cpu":
             return "torch"
         for candidate in ("openvino", "onnxruntime"):
             if runtime_available(candidate):
@@ -73,9 +76,6 @@ def resolve_backend(name: str, device, preset: dict) -> str:
         raise SiamtrackError(f"--backend {name}: runs on the CPU only (use --backend torch on {device})")
     if not runtime_available(name):
         raise SiamtrackError(f"--backend {name}: the Python package '{name}' is not installed (pip install {name})")
-    if not graph_backend_supported(preset):
-        raise SiamtrackError(f"--backend {name}: model '{preset['name']}' has no exported form yet "
-                             f"(its mask refinement / correlation filter run on torch: --backend torch)")
     return name
 
 
@@ -107,50 +107,3 @@ def choose_backend(name: str, precision: str, device, preset: dict) -> str:
     chosen = resolve_backend(name, device, preset)
     check_precision(precision, chosen, device)
     return chosen
-
-
-class AutocastModel:
-    """The torch model under ``torch.autocast`` (bf16 on the CPU, fp16 on CUDA); outputs back in float32.
-
-    Same interface as the model: ``template(z)``, ``track(state, x)`` (tensors in, float32 tensors out).
-    """
-
-    def __init__(self, model, device, dtype):
-        self.model = model
-        self.device_type = device.type
-        self.dtype = dtype
-
-    @staticmethod
-    def _float(value):
-        import torch
-
-        if isinstance(value, torch.Tensor):
-            return value.float() if value.is_floating_point() else value
-        if isinstance(value, (tuple, list)):
-            return type(value)(AutocastModel._float(v) for v in value)
-        return value
-
-    def template(self, z):
-        import torch
-
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            return self.model.template(z)
-
-    def track(self, state, x):
-        import torch
-
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            return self._float(self.model.track(state, x))
-
-    def __getattr__(self, name):  # the mask trackers' extra calls (track_mask, refine, ...) and attributes
-        attr = getattr(self.model, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            import torch
-
-            with torch.autocast(self.device_type, dtype=self.dtype):
-                return self._float(attr(*args, **kwargs))
-
-        return call

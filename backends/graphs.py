@@ -3,7 +3,8 @@
 Cache layout: ``<root>/<preset>-<sha256 of the weights, 16 hex>-<siamtrack
 version>-r<export revision>-opset<K>/`` holding ``template-n<N>-<H>x<W>.onnx`` and
 ``search-n<N>-<H>x<W>.onnx`` (one per batch size and crop size, exported on
-first use) and ``meta.json`` (the sidecar: preset, weights sha256, version,
+first use; uint8 ``(N, H, W, 3)`` crops in), SiamMask's ``refine-n<N>.onnx``,
+CFNet's ``features-n<N>-<H>x<W>.onnx`` (float32 crops in) and ``meta.json`` (the sidecar: preset, weights sha256, version,
 colour order, and per graph its inputs, outputs and shapes). ``<root>`` is
 ``$SIAMTRACK_GRAPH_CACHE``, else ``$XDG_CACHE_HOME/siamtrack/graphs``
 (default ``~/.cache/siamtrack/graphs``). Each file is written atomically
@@ -24,13 +25,15 @@ from typing import Callable, Dict, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-from siamtrack.backends.export import DEFAULT_OPSET, EXPORT_REVISION, SearchBranch, TemplateBranch, export_branch
+from siamtrack.backends.export import (DEFAULT_OPSET, EXPORT_REVISION, FeatureBranch, RefineBranch, SearchBranch,
+                                       TemplateBranch, export_branch)
 from siamtrack.backends.runtimes import load_graph
 from siamtrack.errors import SiamtrackError
 from siamtrack.runner.atomic import atomic_path
 
-__all__ = ["graph_cache_root", "weights_sha256", "GraphSet", "GraphModel"]
+__all__ = ["graph_cache_root", "weights_sha256", "GraphSet", "GraphModel", "GraphFeatures"]
 
 ENV_VAR = "SIAMTRACK_GRAPH_CACHE"
 _DIGESTS: Dict[tuple, str] = {}
@@ -130,29 +133,33 @@ class GraphSet:
         with atomic_path(str(self.folder / "meta.json")) as tmp:
             Path(tmp).write_text(json.dumps(meta, indent=1, sort_keys=True))
 
-    def template_graph(self, z_shape: Sequence[int]) -> Path:
-        """The template graph for exemplar crops of shape ``(N, 3, H, W)``, exported if missing."""
-        n, _, h, w = z_shape
-        path = self.folder / f"template-n{n}-{h}x{w}.onnx"
+    def graph(self, name: str, make_module: Callable[[nn.Module], nn.Module], inputs: Sequence[tuple],
+              output_prefix: str) -> Path:
+        """The graph file ``<name>.onnx``, exported if missing: ``make_module(model)`` traced with zero inputs
+        of ``inputs`` = ``[(input name, shape, torch dtype), ...]``, outputs named from ``output_prefix``."""
+        path = self.folder / f"{name}.onnx"
         if not path.is_file():
-            z = torch.zeros(tuple(z_shape))
-            data, outs = export_branch(TemplateBranch(self.model), [z], ["z"], "zf", self.opset)
-            self._write(path.name, data, {"inputs": {"z": list(z_shape)}, "outputs": outs})
+            args = [torch.zeros(tuple(shape), dtype=dtype) for _, shape, dtype in inputs]
+            data, outs = export_branch(make_module(self.model), args, [n for n, _, _ in inputs], output_prefix,
+                                       self.opset)
+            self._write(path.name, data, {"inputs": {n: [list(s), str(d).replace("torch.", "")]
+                                                     for n, s, d in inputs}, "outputs": outs})
         return path
 
+    def template_graph(self, z_shape: Sequence[int]) -> Path:
+        """The template graph for exemplar crops ``(N, H, W, 3)`` uint8 (as cut from the frame), exported
+        if missing."""
+        n, h, w, _ = z_shape
+        return self.graph(f"template-n{n}-{h}x{w}", lambda m: TemplateBranch(m, u8_nhwc=True),
+                          [("z", z_shape, torch.uint8)], "zf")
+
     def search_graph(self, zf_shapes: Sequence[Sequence[int]], x_shape: Sequence[int]) -> Path:
-        """The search graph for template features of ``zf_shapes`` and search crops of ``x_shape``
-        ``(N, 3, H, W)``, exported if missing."""
-        n, _, h, w = x_shape
-        path = self.folder / f"search-n{n}-{h}x{w}.onnx"
-        if not path.is_file():
-            zf = [torch.zeros(tuple(s)) for s in zf_shapes]
-            x = torch.zeros(tuple(x_shape))
-            names = [f"zf{i}" for i in range(len(zf))] + ["x"]
-            data, outs = export_branch(SearchBranch(self.model, len(zf)), [*zf, x], names, "out", self.opset)
-            self._write(path.name, data, {"inputs": dict(zip(names, [list(s) for s in zf_shapes] + [list(x_shape)])),
-                                          "outputs": outs})
-        return path
+        """The search graph for template features of ``zf_shapes`` and search crops ``x_shape``
+        ``(N, H, W, 3)`` uint8, exported if missing."""
+        n, h, w, _ = x_shape
+        inputs = [(f"zf{i}", s, torch.float32) for i, s in enumerate(zf_shapes)] + [("x", x_shape, torch.uint8)]
+        return self.graph(f"search-n{n}-{h}x{w}", lambda m: SearchBranch(m, len(zf_shapes), u8_nhwc=True),
+                          inputs, "out")
 
     def remove(self, path: Path) -> None:
         """Forget a graph the runtime could not read (it is exported again on the next request)."""
@@ -163,13 +170,20 @@ class GraphSet:
 
 
 class GraphModel:
-    """A model run by OpenVINO or ONNX Runtime, with the torch model's tracker interface.
+    """A model run by OpenVINO or ONNX Runtime, with the tracker-facing interface of every backend
+    (:class:`~siamtrack.backends.torch_model.TorchModel` has the same).
 
-    ``template(z)``: ``z`` ``(N, 3, Hz, Wz)`` float32 torch tensor (CPU) -> the template state, a tuple of
-    float32 numpy arrays (the template features, computed once per target). ``track(state, x)``: ``x``
-    ``(N, 3, Hx, Wx)`` float32 -> the head's outputs as float32 torch tensors on the CPU (``(cls, loc)``, or
-    the one response map of SiamFC), one runtime call. Graphs are loaded (compiled) once per shape and
-    kept for the process.
+    * ``template(z)``: ``z`` ``(N, Hz, Wz, 3)`` uint8 numpy exemplar crops (as cut from the frame, the
+      preset's colour order) -> the template state, a tuple of float32 numpy arrays (the template
+      features), computed once per target.
+    * ``track(state, x)``: ``x`` ``(N, Hx, Wx, 3)`` uint8 search crops -> the head's outputs as float32 numpy
+      arrays (``(cls, loc)``, or SiamFC's one response map), one runtime call.
+    * SiamMask: ``track_mask(state, x)`` -> ``(cls, loc, search)`` (``search`` = the backbone levels and the
+      correlation feature, numpy) and ``refine(search, (row, col))`` -> ``(N, 127*127)`` float32 logits, a
+      second call on the patches at the chosen cell.
+
+    Graphs are loaded (compiled) once per shape and kept for the process; torch is not called per frame
+    (its thread pool would compete with the runtime's for the cores).
 
     Args:
         graphs: the :class:`GraphSet` to take graphs from.
@@ -185,39 +199,71 @@ class GraphModel:
         self.precision = precision
         self._runs: Dict[tuple, tuple] = {}
 
-    def _run(self, key: tuple, path_of: Callable[[], Path], inputs: Dict[str, np.ndarray]):
-        """Run the graph of ``key`` (its file from ``path_of()``, loaded on first use): ``(outputs, single)``."""
-        entry = self._runs.get(key)
-        if entry is None:
+    def run(self, key: tuple, path_of: Callable[[], Path], inputs: Dict[str, np.ndarray]) -> list:
+        """Run the graph of ``key`` (its file from ``path_of()``, loaded on first use) on ``inputs``
+        (C-contiguous numpy arrays): its outputs, float32 numpy arrays in the graph's order."""
+        run = self._runs.get(key)
+        if run is None:
             path = path_of()
+            stride = int(self.graphs.preset.get("bf16_f32_stem_stride", 0))
             try:
-                run = load_graph(self.backend, path, self.threads, self.precision)  # (run, output names)
+                run = load_graph(self.backend, path, self.threads, self.precision, stride)[0]
             except SiamtrackError:
                 raise
             except Exception:  # noqa: BLE001 - a stale or damaged cached graph: export it again, once
                 self.graphs.remove(path)
-                run = load_graph(self.backend, path_of(), self.threads, self.precision)
-            entry = self._runs[key] = (run[0], run[1] == ["out"])
-        return entry[0](inputs), entry[1]
+                run = load_graph(self.backend, path_of(), self.threads, self.precision, stride)[0]
+            self._runs[key] = run
+        return run(inputs)
 
-    @staticmethod
-    def _array(t: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
+    def template(self, z: np.ndarray):
+        z = np.ascontiguousarray(z, dtype=np.uint8)
+        return tuple(self.run(("template", z.shape), lambda: self.graphs.template_graph(z.shape), {"z": z}))
 
-    def template(self, z: torch.Tensor):
-        z = self._array(z)
-        outputs, _ = self._run(("template", z.shape), lambda: self.graphs.template_graph(z.shape), {"z": z})
-        return tuple(outputs)
-
-    def track(self, state, x: torch.Tensor):
-        x = self._array(x)
+    def _search(self, state, x: np.ndarray) -> list:
+        x = np.ascontiguousarray(x, dtype=np.uint8)
         inputs = {f"zf{i}": f for i, f in enumerate(state)}
         inputs["x"] = x
         shapes = [f.shape for f in state]
-        outputs, single = self._run(("search", x.shape, *shapes), lambda: self.graphs.search_graph(shapes, x.shape),
-                                    inputs)
-        tensors = tuple(torch.from_numpy(o) for o in outputs)
-        return tensors[0] if single else tensors
+        return self.run(("search", x.shape, *shapes), lambda: self.graphs.search_graph(shapes, x.shape), inputs)
+
+    def track(self, state, x: np.ndarray):
+        outputs = self._search(state, x)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs[:2])
+
+    def track_mask(self, state, x: np.ndarray):
+        cls, loc, f0, f1, f2, corr = self._search(state, x)
+        return cls, loc, ((f0, f1, f2), corr)
+
+    def refine(self, search, pos) -> np.ndarray:
+        from siamtrack.models.heads.mask import Refine
+
+        levels, corr = search
+        patches = Refine.patches(levels, corr, pos)
+        names = ("p0", "p1", "p2", "p3")
+        shapes = tuple(p.shape for p in patches)
+        path_of = lambda: self.graphs.graph(f"refine-n{shapes[0][0]}", RefineBranch,  # noqa: E731
+                                            [(n, s, torch.float32) for n, s in zip(names, shapes)], "logits")
+        return self.run(("refine", shapes), path_of, dict(zip(names, patches)))[0]
 
     def __repr__(self) -> str:
         return f"GraphModel({self.graphs.preset['name']}, {self.backend}, {self.precision})"
+
+
+class GraphFeatures(nn.Module):
+    """A feature extractor run by a graph backend inside a torch model (CFNet: the convolutions run on the
+    runtime, the correlation filter and the FFT correlation in torch). ``forward(x)``: ``(N, 3, H, W)``
+    float32 CPU tensor -> the features as a float32 tensor; one graph per input shape."""
+
+    def __init__(self, graphs: GraphSet, runner: GraphModel, name: str = "features"):
+        super().__init__()
+        self.graphs = graphs
+        self.runner = runner
+        self.name = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        n, _, h, w = x.shape
+        path_of = lambda: self.graphs.graph(f"{self.name}-n{n}-{h}x{w}", FeatureBranch,  # noqa: E731
+                                            [("x", x.shape, torch.float32)], "f")
+        return torch.from_numpy(self.runner.run((self.name, x.shape), path_of, {"x": x})[0])

@@ -53,10 +53,15 @@ def cpu_has_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def _load_openvino(path: Path, threads: int, precision: str) -> tuple[Callable, list]:
+def _load_openvino(path: Path, threads: int, precision: str, stem_stride: int = 0) -> tuple[Callable, list]:
+    model, hint = str(path), {"fp32": "f32", "bf16": "bf16"}[precision]
+    if precision == "bf16":  # the layers bf16 would make inaccurate stay in f32 (siamtrack.backends.precision)
+        from siamtrack.backends.precision import prepare_bf16
+
+        model, hint = prepare_bf16(path, stem_stride)
     config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-              "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision]}
-    compiled = _core().compile_model(str(path), "CPU", config)
+              "INFERENCE_PRECISION_HINT": hint}
+    compiled = _core().compile_model(model, "CPU", config)
     request = compiled.create_infer_request()
     outputs = list(compiled.outputs)
 
@@ -87,8 +92,12 @@ def _load_onnxruntime(path: Path, threads: int, precision: str) -> tuple[Callabl
     return run, [o.name for o in session.get_outputs()]
 
 
-def load_graph(backend: str, path: Path, threads: int = 1, precision: str = "fp32") -> tuple[Callable, list]:
+def load_graph(backend: str, path: Path, threads: int = 1, precision: str = "fp32",
+               stem_stride: int = 0) -> tuple[Callable, list]:
     """Load the ONNX graph ``path`` into ``backend`` (``openvino`` or ``onnxruntime``).
+
+    ``stem_stride``: at bf16 on OpenVINO, the search graph's convolutions up to this output stride stay in f32
+    (the preset's ``bf16_f32_stem_stride``, :mod:`siamtrack.backends.precision`).
 
     Returns:
         ``(run, output names)``.
@@ -103,7 +112,7 @@ def load_graph(backend: str, path: Path, threads: int = 1, precision: str = "fp3
     if backend == "openvino":
         if precision not in ("fp32", "bf16"):
             raise SiamtrackError(f"--precision {precision}: OpenVINO on the CPU runs fp32 or bf16")
-        return _load_openvino(path, threads, precision)
+        return _load_openvino(path, threads, precision, stem_stride)
     if precision != "fp32":
         raise SiamtrackError(f"--precision {precision}: ONNX Runtime on the CPU runs fp32 only "
                              f"(bf16: --backend openvino)")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamtrack.benchmarks.speed_nanotrack import default_shared
+from siamtrack.benchmarks.speed import default_shared
 from siamtrack.boxes import axis_aligned_init_box, iou_xywh, polygon_bounds, read_boxes
 
 SEQUENCES = ["otb/Basketball", "otb/Couple", "otb/Crossing", "otb/Football1", "vot/bag"]

@@ -49,6 +49,9 @@ def _nanotrack(version: int, backbone: str, channels: int, head: str, score_size
             "lost_threshold": 0.3,
         },
         "weights": {"file": f"nanotrackv{version}.pth", "url": NANOTRACK_URL},
+        # --precision bf16 on OpenVINO: search-graph convolutions up to this output stride stay in f32
+        # (siamtrack.backends.precision: plain bf16 misses 3e-2 of fp32 on these networks).
+        "bf16_f32_stem_stride": 8,
     }
 
 
@@ -219,7 +222,7 @@ PRESETS = {
     "siamrpn-alex": _pysot("siamrpn_alex_dwxcorr", 0.16, 0.4, 0.3, 287, 0),
     # Up-channel RPN head (SiamRPN) on the pysot AlexNet: the fixture siamrpn_alex_upchannel (its config.yaml).
     "siamrpn-alex-upchannel": _pysot("siamrpn_alex_upchannel", 0.16, 0.4, 0.3, 287, 0),
-    "siamrpn++-mobilev2": _pysot("siamrpn_mobilev2_l234_dwxcorr", 0.04, 0.4, 0.5, 255, 8),
+    "siamrpn++-mobilev2": {**_pysot("siamrpn_mobilev2_l234_dwxcorr", 0.04, 0.4, 0.5, 255, 8), "bf16_f32_stem_stride": 8},
     "siamrpn++-r50": _pysot("siamrpn_r50_l234_dwxcorr", 0.05, 0.42, 0.38, 255, 8),
     "siamrpn++-r50-otb": _pysot("siamrpn_r50_l234_dwxcorr_otb", 0.24, 0.5, 0.25, 255, 8),
     # pysot SiamRPNLTTracker; LOST_INSTANCE_SIZE is pysot's default (pysot/core/config.py).

@@ -101,6 +101,12 @@ def _rel(out, ref: np.ndarray) -> float:
     return float(np.abs(out - ref).max() / np.abs(ref).max())
 
 
+def _u8(crops: np.ndarray) -> np.ndarray:
+    """Recorded ``(N, 3, H, W)`` float32 crops (whole pixel values) as the trackers cut them: ``(N, H, W, 3)`` uint8."""
+    assert np.array_equal(crops, np.clip(np.rint(crops), 0, 255)), "recorded crops hold whole pixel values"
+    return np.ascontiguousarray(crops.transpose(0, 2, 3, 1).astype(np.uint8))
+
+
 def _cases(fixtures):
     return [(f, b) for f in sorted(fixtures) for b in RUNTIMES if b == "openvino" or f in ORT_FIXTURES]
 
@@ -111,8 +117,8 @@ def test_network_outputs_match_reference(shared_dir, trackers, fixture, backend)
     assert str(tracker.backend) == f"{backend} fp32"
     io = np.load(shared_dir / "fixtures" / fixture / "io.npz")
     x = io["x_crops"] if fixture == "siamfc_alexnet" else io["x_crop"]
-    state = tracker.model.template(torch.from_numpy(io["z_crop"]))
-    out = tracker.model.track(state, torch.from_numpy(x))
+    state = tracker.model.template(_u8(io["z_crop"]))
+    out = tracker.model.track(state, _u8(x))
     out = out if isinstance(out, tuple) else (out,)
     errs = {key: _rel(o, io[key]) for o, key in zip(out, FIXTURES[fixture][1])}
     assert max(errs.values()) < TOL, errs
@@ -164,6 +170,53 @@ def test_siamfc_runs_the_three_scales_as_one_batch(shared_dir, trackers, backend
     assert shapes == ["search-n3-255x255.onnx"]
 
 
+@pytest.mark.parametrize("fixture,preset,keys", [
+    ("siammask_r50_l3", "siammask", ("cls", "loc", "refine_mask", "pos")),
+    ("siammask_sharp_vot", "siammask-vot", ("score", "delta", "refine", "refine_pos"))])
+def test_siammask_mask_branch_and_refinement_on_graph_backends(shared_dir, tmp_path, fixture, preset, keys):
+    """SiamMask on OpenVINO (and ONNX Runtime for pysot's layout): the search graph's box outputs and the refine
+    graph's logits at the recorded cell within 1e-4 of the reference (conditioned weights), then one step per
+    recorded frame: box and polygon within 0.5 px, mask area within 1%."""
+    weights = tmp_path / get_preset(preset)["weights"]["file"]
+    torch.save(fixture_weights(shared_dir, fixture, "cond"), weights)
+    io = np.load(shared_dir / "fixtures" / fixture / "io_cond.npz")
+    record = json.loads((shared_dir / "fixtures" / fixture / "track_cond.json").read_text())["sequences"][0]
+    root = shared_dir / "data" / record.get("sequence_dir", "")
+    for backend in RUNTIMES if fixture == "siammask_r50_l3" else RUNTIMES[:1]:
+        tracker = create_tracker(preset, weights=weights, backend=backend)
+        assert str(tracker.backend) == f"{backend} fp32"
+        cls, loc, search = tracker.model.track_mask(tracker.model.template(_u8(io["z_crop"])), _u8(io["x_crop"]))
+        logits = tracker.model.refine(search, tuple(int(v) for v in io[keys[3]]))
+        errs = {"cls": _rel(cls, io[keys[0]]), "loc": _rel(loc, io[keys[1]]), "refine": _rel(logits, io[keys[2]])}
+        assert max(errs.values()) < TOL, (backend, errs)
+        tracker.init(cv2.imread(str(root / record["init_file"])), record["init_box"])
+        for rec in record["frames"][:ONE_STEP_FRAMES]:
+            state = rec["state_in"]
+            tracker.center_pos = np.array(state.get("center_pos", state.get("target_pos")), dtype=np.float64)
+            tracker.size = np.array(state.get("size", state.get("target_sz")), dtype=np.float64)
+            r = tracker.update(cv2.imread(str(root / rec["file"])))
+            at = f"{fixture} {backend} frame {rec['index']}"
+            assert np.abs(r.box - rec["bbox"]).max() < 0.5, at
+            assert np.abs(r.polygon - rec["polygon"]).max() < 0.5, at
+            assert abs(int(r.binary_mask.sum()) - rec["mask_area"]) <= 0.01 * rec["mask_area"], at
+
+
+def test_cfnet_convolutions_on_graph_backends(shared_dir):
+    """CFNet conv2 (real weights) on each runtime: the convolutions run there, the correlation filter in torch;
+    the boxes follow the torch backend's on 10 frames of vot/bag within 0.01 px."""
+    frames = _bag(shared_dir, 10)
+    init = [312, 147, 106, 96]
+    boxes = {}
+    for backend in ["torch"] + RUNTIMES:
+        tracker = create_tracker("cfnet-conv2", weights=shared_dir / "weights" / "cfnet" / "cfnet-conv2_e80.mat",
+                                 backend=backend)
+        assert str(tracker.backend) == f"{backend} fp32"
+        tracker.init(frames[0], init)
+        boxes[backend] = np.array([tracker.update(f).box for f in frames[1:]])
+    for backend in RUNTIMES:
+        assert np.abs(boxes[backend] - boxes["torch"]).max() < 0.01, backend
+
+
 # ----------------------------------------------------------------------------- choosing a backend
 
 
@@ -180,8 +233,8 @@ def test_auto_prefers_openvino_then_onnxruntime_then_torch(monkeypatch):
     assert resolve_backend("auto", cpu, preset) == "torch"
     avail.update(openvino=True, onnxruntime=True)
     assert resolve_backend("auto", torch.device("cuda"), preset) == "torch"
-    assert resolve_backend("auto", cpu, get_preset("siammask")) == "torch"  # no exported form yet
-    assert resolve_backend("auto", cpu, get_preset("cfnet-conv2")) == "torch"
+    assert resolve_backend("auto", cpu, get_preset("siammask")) == "openvino"  # every preset has a graph form
+    assert resolve_backend("auto", cpu, get_preset("cfnet-conv2")) == "openvino"
 
 
 def test_backend_errors(monkeypatch):
@@ -194,8 +247,6 @@ def test_backend_errors(monkeypatch):
     with pytest.raises(SiamtrackError, match=r"the Python package 'openvino' is not installed \(pip install openvino\)"):
         resolve_backend("openvino", cpu, get_preset("nanotrack"))
     monkeypatch.setattr(backends, "runtime_available", lambda name: True)
-    with pytest.raises(SiamtrackError, match="model 'siammask' has no exported form yet"):
-        resolve_backend("onnxruntime", cpu, get_preset("siammask"))
     with pytest.raises(SiamtrackError, match="runs on the CPU only"):
         resolve_backend("openvino", torch.device("cuda"), get_preset("nanotrack"))
 
@@ -278,27 +329,24 @@ def test_cli_says_which_backend_ran(shared_dir, tmp_path):
                               capture_output=True, text=True, env=env, timeout=300)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip().endswith(f"(nanotrack-v2 on cpu, {backend} fp32)"), proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "siamtrack.cli", "run", str(seq), "--init", "312,147,106,96",
-                           "--no-show", "--model", "siammask", "--backend", "onnxruntime"],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 2 and proc.stderr.strip() == (
-        "siamtrack: error: --backend onnxruntime: model 'siammask' has no exported form yet (its mask refinement / "
-        "correlation filter run on torch: --backend torch)"), proc.stderr
 
 
 # ----------------------------------------------------------------------------- bf16, and torch on CUDA
 
 BF16_TOL = 3e-2
-#: bf16 in every layer (OpenVINO's inference precision) misses the 3e-2 target on these networks (measured on
-#: this machine: NanoTrack v1 0.47, v2 0.034, v3 0.025-0.032 depending on the thread count, SiamRPN++
-#: MobileNetV2 0.094 of the output's scale; the others stay below 0.015): they need their sensitive layers
-#: kept in f32 before bf16 can be offered for them (issue 15, point 5; still open).
-BF16_OFF_TARGET = {"nanotrack_v1", "nanotrack_v2", "nanotrack_v3", "siamrpn_mobilev2_l234_dwxcorr"}
+#: Plain bf16 in every layer missed 3e-2 on NanoTrack v1 (0.47-0.50), v2 (0.034-0.038), v3 (0.025-0.032) and
+#: SiamRPN++ MobileNetV2 (0.094); with the template graph and the search stem in f32 (siamtrack.backends.precision,
+#: the presets' ``bf16_f32_stem_stride``) v2 0.019, v3 0.025, MobileNetV2 0.024. NanoTrack v1 stays off target:
+#: its ``loc = exp(bbox_pred)`` turns any logit error into a relative one; 0.018 on the fixture crop with the stem
+#: in f32, but median 0.044, max 0.135 (16 of 24 above 3e-2) on 24 crops of bag / Crossing / Couple / Basketball,
+#: and still 0.06 with every convolution in f32 (the point-wise correlation MatMul and the squeeze-excitation FCs
+#: cannot be kept in f32 on OpenVINO 2026.4's CPU plugin): passing here is luck of the crop.
+BF16_OFF_TARGET = {"nanotrack_v1"}
 
 
 @pytest.mark.skipif(not runtime_available("openvino"), reason="openvino is not installed")
 @pytest.mark.parametrize("fixture", [pytest.param(f, marks=pytest.mark.xfail(
-    reason="bf16 in every layer is off target for this network", strict=False)) if f in BF16_OFF_TARGET else f
+    reason="bf16 off target for this network (see BF16_OFF_TARGET)", strict=False)) if f in BF16_OFF_TARGET else f
     for f in sorted(FIXTURES)])
 def test_bf16_network_outputs_near_fp32(shared_dir, weights_of, fixture):
     """OpenVINO bf16 (CPUs with native bf16): every output within 3e-2 of fp32, relative to the output's scale."""
@@ -307,17 +355,57 @@ def test_bf16_network_outputs_near_fp32(shared_dir, weights_of, fixture):
     if not cpu_has_bf16():
         pytest.skip("this CPU has no native bf16")
     io = np.load(shared_dir / "fixtures" / fixture / "io.npz")
-    z = torch.from_numpy(io["z_crop"])
-    x = torch.from_numpy(io["x_crops"] if fixture == "siamfc_alexnet" else io["x_crop"])
+    z, x = _u8(io["z_crop"]), _u8(io["x_crops"] if fixture == "siamfc_alexnet" else io["x_crop"])
     outs = {}
     for precision in ("fp32", "bf16"):
         model = create_tracker(FIXTURES[fixture][0], weights=weights_of(fixture), backend="openvino",
                                precision=precision).model
         out = model.track(model.template(z), x)
         outs[precision] = out if isinstance(out, tuple) else (out,)
-    errs = [_rel(b, a.numpy()) for a, b in zip(outs["fp32"], outs["bf16"])]
+    errs = [_rel(b, a) for a, b in zip(outs["fp32"], outs["bf16"])]
     assert max(errs) < BF16_TOL, errs
 
+
+
+@pytest.mark.skipif(not runtime_available("openvino"), reason="openvino is not installed")
+def test_bf16_keeps_the_template_and_the_search_stem_in_f32(shared_dir, weights_of):
+    """What the CPU plugin really runs (the compiled model's ``runtimePrecision``): template graph f32, search
+    stem convolutions f32, the rest of the search graph bf16."""
+    from siamtrack.backends.precision import prepare_bf16, runtime_precisions
+    from siamtrack.backends.runtimes import _core, cpu_has_bf16
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no native bf16")
+    model = create_tracker("nanotrack-v2", weights=weights_of("nanotrack_v2"), backend="openvino",
+                           precision="bf16").model
+    model.track(model.template(np.zeros((1, 127, 127, 3), np.uint8)), np.zeros((1, 255, 255, 3), np.uint8))
+    folder = model.graphs.folder
+    assert prepare_bf16(folder / "template-n1-127x127.onnx")[1] == "f32"
+    ov_model, hint = prepare_bf16(folder / "search-n1-255x255.onnx", get_preset("nanotrack-v2")["bf16_f32_stem_stride"])
+    runs = runtime_precisions(_core().compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": hint}))
+    assert runs["/backbone/features/features.0/features.0.0/Conv/WithoutBiases"] == "f32"  # raw pixels
+    assert runs["/backbone/features/features.3/conv/conv.7/Conv/WithoutBiases"] == "f32"  # stride 8, residual sum
+    assert runs["/backbone/features/features.4/conv/conv.3/Conv/WithoutBiases"] == "bf16"  # stride 16
+    assert runs["/ban_head/cls_pred/cls_pred.0/Conv/WithoutBiases"] == "bf16"
+
+
+@pytest.mark.skipif(not runtime_available("openvino"), reason="openvino is not installed")
+def test_bf16_mean_iou_near_fp32_on_a_short_sequence(shared_dir):
+    """The tracking criterion (bf16 mean IoU within 0.01 of fp32) on otb/Crossing (120 frames), NanoTrack v2
+    (measured -0.002). Not met everywhere: benchmarks/accuracy_bf16.py on every sequence and version measures v1
+    otb/Football1 +0.351, otb/Couple -0.012, v2 vot/book -0.175, otb/Football1 +0.012, v3 otb/Football1 -0.090
+    (decisions flipped by bf16's ~1 px per-frame box differences; fp32 on ONNX Runtime matches OpenVINO fp32 to
+    1e-4 there, so fp32 itself is not on a knife edge)."""
+    from siamtrack.backends.runtimes import cpu_has_bf16
+    from siamtrack.benchmarks.accuracy_bf16 import mean_iou, shared_sequences, track
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no native bf16")
+    [(_, paths, init, gt)] = shared_sequences(shared_dir, ["Crossing"])
+    frames = [cv2.imread(str(p)) for p in paths]
+    weights = nanotrack_weights(shared_dir, 2)
+    ious = {p: mean_iou(track("nanotrack-v2", weights, frames, init, p), gt) for p in ("fp32", "bf16")}
+    assert abs(ious["bf16"] - ious["fp32"]) < 0.01, ious
 
 # Every preset, on torch + CUDA (fp32 and fp16) against torch on the CPU: run where a CUDA device is present.
 CUDA_PRESETS = {**{FIXTURES[f][0]: f for f in FIXTURES}, "siammask": "siammask_r50_l3", "cfnet-conv2": None}

@@ -72,7 +72,7 @@ def _reuse_network_outputs(tracker) -> None:
     track, memo = tracker.model.track, {}
 
     def cached(state, x):
-        key = (id(state), hashlib.sha1(x.cpu().numpy().tobytes()).hexdigest())
+        key = (id(state), hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest())
         if key not in memo:
             memo[key] = track(state, x)
         return memo[key]

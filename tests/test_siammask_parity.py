@@ -43,6 +43,7 @@ import torch
 from siamtrack.errors import SiamtrackError
 from siamtrack.models.checkpoint import load_strict, read_state_dict
 from siamtrack.models.heads.mask import crop_padded
+from siamtrack.backends.torch_model import TorchModel
 from siamtrack.models.presets import get_preset
 from siamtrack.models.siammask import SiamMaskModel, siammask_config
 from siamtrack.models.siamese import build_model
@@ -155,12 +156,12 @@ class _SameCropOnce:
     (exemplar crop, search crop) pair; everything else goes to the real model."""
 
     def __init__(self, model: SiamMaskModel):
-        self.model = model
+        self.model = TorchModel(model, "cpu")
         self._last = (None, None)
 
     @staticmethod
-    def _key(t: torch.Tensor) -> bytes:
-        return hashlib.sha1(t.numpy().tobytes()).digest()
+    def _key(crops: np.ndarray) -> bytes:
+        return hashlib.sha1(np.ascontiguousarray(crops).tobytes()).digest()
 
     def template(self, z):
         return self._key(z), self.model.template(z)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from siamtrack.boxes import iou_xywh, polygon_bounds, read_boxes
+from siamtrack.backends.torch_model import TorchModel
 from siamtrack.models.checkpoint import load_strict
 from siamtrack.models.presets import get_preset
 from siamtrack.models.siamese import build_model
@@ -36,7 +37,7 @@ def lt_tracker(shared_dir):
     model.prepare_inference()
     lt = get_preset("siamrpn++-lt")["track"]
     cfg = dict(alex["track"], lost_instance_size=lt["lost_instance_size"], confidence_low=0.9, confidence_high=0.99)
-    return TRACKERS.get("siamrpn_lt")(model, cfg)
+    return TRACKERS.get("siamrpn_lt")(TorchModel(model, "cpu"), cfg)
 
 
 def test_lost_and_refound(shared_dir, lt_tracker):

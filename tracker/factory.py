@@ -66,6 +66,44 @@ def load_model(preset: dict, weights=None, device="cpu"):
     return model.prepare_inference().to(resolve_device(device) if isinstance(device, str) else device)
 
 
+def _place_features(pair, preset: dict, backend: str, precision: str, device) -> str | None:
+    """Put the feature branch of each network of a CFNet pair on ``backend`` (in place): a graph backend
+    runs the convolutions (one graph per network file, keyed by its sha256), torch at bf16 / fp16 runs them
+    under autocast; the correlation filter, the FFT correlation and the bicubic upsampling stay in torch
+    (float32). Returns the graph cache's notice (or None)."""
+    from siamtrack.backends.torch_model import AutocastFeatures
+
+    notice = None
+    for kind in ("color", "gray"):
+        net = getattr(pair, kind, None)
+        if net is None:
+            continue
+        if backend == "torch":
+            if precision != "fp32":
+                dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+                net.backbone = AutocastFeatures(net.backbone, device.type, dtype)
+            continue
+        from siamtrack.backends.graphs import GraphFeatures, GraphModel, GraphSet
+
+        plain = net.backbone
+        graphs = GraphSet(dict(preset, name=f"{preset['name']}-{kind}"), net.source, lambda b=plain: _Features(b))
+        net.backbone = GraphFeatures(graphs, GraphModel(graphs, backend, torch.get_num_threads(), precision))
+        net.memory_format = torch.contiguous_format
+        notice = notice or graphs.notice
+    return notice
+
+
+class _Features(torch.nn.Module):
+    """A backbone seen as a model with ``features(x)`` (what the exporter's feature branch calls)."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone.to(memory_format=torch.contiguous_format)
+
+    def features(self, x):
+        return self.backbone(x)
+
+
 def create_tracker(name: str, weights=None, device="cpu", backend: str = "auto", precision: str = "fp32"):
     """A tracker for preset ``name`` (e.g. ``nanotrack``), weights from ``weights`` or the search folders.
 
@@ -82,16 +120,18 @@ def create_tracker(name: str, weights=None, device="cpu", backend: str = "auto",
         SiamtrackError: unknown preset, missing or unreadable weights, a checkpoint of another model, a
             backend that is not installed or cannot run the preset, a precision this machine lacks.
     """
-    from siamtrack.backends import AutocastModel, BackendInfo, choose_backend
+    from siamtrack.backends import BackendInfo, choose_backend
+    from siamtrack.backends.torch_model import TorchModel
 
     preset = get_preset(name)
     dev = resolve_device(device) if isinstance(device, str) else device
     chosen = choose_backend(backend, precision, dev, preset)
     notice = None
-    if chosen == "torch":
+    if preset.get("loader"):  # CFNet: the tracker drives the torch model; only its convolutions move
         model = load_model(preset, weights, dev)
-        if precision != "fp32":
-            model = AutocastModel(model, dev, torch.bfloat16 if precision == "bf16" else torch.float16)
+        notice = _place_features(model, preset, chosen, precision, dev)
+    elif chosen == "torch":
+        model = TorchModel(load_model(preset, weights, dev), dev, precision)
     else:
         from siamtrack.backends.graphs import GraphModel, GraphSet
 

@@ -27,14 +27,24 @@ from siamtrack.tracker.crop import context_crop, pad_colour
 from siamtrack.tracker.penalty import cosine_window, scale_ratio_penalty
 
 
+def foreground(cls: np.ndarray) -> np.ndarray:
+    """Foreground probabilities ``(k*S*S,)`` float32 of a ``(1, 2k, S, S)`` classification map (background
+    channels first): the 2-way softmax of pysot ``SiamRPNTracker._convert_score`` (``exp(v - max) / sum``,
+    as ``torch.softmax`` computes it)."""
+    pair = cls.reshape(2, -1)
+    e = np.exp(pair - pair.max(0))
+    return e[1] / (e[0] + e[1])
+
+
 class SiameseBoxTracker(Tracker):
     """Shared init / update; subclasses give ``score_size``, ``cells_per_position`` and :meth:`decode`.
 
     Args:
-        model: a model with ``template(z)`` / ``track(state, x)`` returning
-            ``cls`` ``(1, 2k, S, S)`` (background channels first, then
-            foreground, k = anchors per cell) and ``loc`` ``(1, 4k, S, S)``,
-            already on ``device``.
+        model: a backend's model (:mod:`siamtrack.backends`): ``template(z)`` on
+            ``(1, Hz, Wz, 3)`` uint8 crops, ``track(state, x)`` on ``(1, Hx, Wx, 3)``
+            uint8 crops returning float32 numpy ``cls`` ``(1, 2k, S, S)``
+            (background channels first, then foreground, k = anchors per cell)
+            and ``loc`` ``(1, 4k, S, S)``.
         cfg: the preset's ``track`` dict (exemplar_size, instance_size,
             context_amount, penalty_k, window_influence, lr, lost_threshold
             and the subclass's own keys).
@@ -57,11 +67,6 @@ class SiameseBoxTracker(Tracker):
         relative to the crop centre."""
         raise NotImplementedError
 
-    def _to_tensor(self, patch: np.ndarray) -> torch.Tensor:
-        # HWC uint8 -> 1x3xHxW float32: a channels-last view, one copy for the dtype change.
-        t = torch.from_numpy(patch).to(self.device, non_blocking=True)
-        return t.permute(2, 0, 1).unsqueeze(0).float()
-
     def _context_size(self) -> float:
         ctx = self.cfg["context_amount"] * np.sum(self.size)
         return np.sqrt((self.size[0] + ctx) * (self.size[1] + ctx))
@@ -78,8 +83,7 @@ class SiameseBoxTracker(Tracker):
         self.channel_average = np.mean(frame, axis=(0, 1))
         self.pad = pad_colour(self.channel_average)
         z = self._crop(frame, self.cfg["exemplar_size"], self._round(self._context_size()))
-        with torch.inference_mode():
-            self._template = self.model.template(self._to_tensor(z))
+        self._template = self.model.template(z[None])
 
     # Hooks where the references differ (DaSiamRPN overrides them).
     def _set_target(self, frame: np.ndarray, x: float, y: float, w: float, h: float) -> None:
@@ -105,11 +109,8 @@ class SiameseBoxTracker(Tracker):
         s_z = self._context_size()
         scale_z = cfg["exemplar_size"] / s_z
         x = self._crop(frame, instance_size, self._round(self._search_side(s_z, scale_z, instance_size)))
-        with torch.inference_mode():
-            cls, loc = self.model.track(self._template, self._to_tensor(x))
-            score = torch.softmax(cls.reshape(2, -1), 0)[1:]
-            out = torch.cat([score, loc.reshape(4, -1)]).cpu().numpy()  # the one device -> host copy
-        return out[0], self.decode(out[1:]), scale_z
+        cls, loc = self.model.track(self._template, x[None])
+        return foreground(cls), self.decode(loc.reshape(4, -1)), scale_z
 
     def _select(self, score, pred, target_sz, window, influence: float):
         """Scale / ratio penalty against ``target_sz`` (crop pixels), cosine window blended with weight

@@ -95,10 +95,6 @@ class SiamFCTracker(Tracker):
         patch = crop_square(frame, int(x0), int(y0), side, out_size, self.pad)
         return patch[:, :, ::-1] if self.rgb else patch
 
-    def _to_tensor(self, crops: np.ndarray) -> torch.Tensor:
-        # (N, H, W, 3) uint8 -> (N, 3, H, W) float32: the frame's one host -> device copy
-        return torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
-
     def init(self, frame: np.ndarray, box) -> None:
         """Set the target from ``box`` ``[x, y, w, h]`` (0-based) on the BGR ``frame``; runs the template branch.
 
@@ -115,16 +111,13 @@ class SiamFCTracker(Tracker):
         self.x_sz = self.z_sz * cfg["instance_sz"] / cfg["exemplar_sz"]
         self.pad = tuple(float(v) for v in np.mean(frame, axis=(0, 1)))  # frame (BGR) order, crops are BGR first
         z = self._crop(frame, self.z_sz, cfg["exemplar_sz"])
-        with torch.inference_mode():
-            self._kernel = self.model.template(self._to_tensor(z[None]))
+        self._kernel = self.model.template(np.ascontiguousarray(z[None]))
 
     def update(self, frame: np.ndarray) -> TrackResult:
         """Track into ``frame``; ``score`` is the chosen scale's penalised peak response (a logit)."""
         cfg = self.cfg
         crops = np.stack([self._crop(frame, self.x_sz * f, cfg["instance_sz"]) for f in self.scale_factors])
-        with torch.inference_mode():
-            responses = self.model.track(self._kernel, self._to_tensor(crops))
-            responses = responses.squeeze(1).cpu().numpy()  # the one device -> host copy
+        responses = self.model.track(self._kernel, crops)[:, 0]  # (3, 17, 17) float32: one backend call
         responses = upsample_cv2(responses, self.upscale_sz)
         scale_id, loc, score = select_peak(responses, cfg["scale_penalty"], self.hann_window,
                                            cfg["window_influence"])

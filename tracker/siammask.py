@@ -51,14 +51,20 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 from siamtrack.tracker.base import TrackResult
 from siamtrack.tracker.crop import context_crop
 from siamtrack.tracker.registry import TRACKERS
+from siamtrack.tracker.siamese import foreground
 from siamtrack.tracker.siamrpn import SiamRPNTracker
 
-__all__ = ["SiamMaskTracker", "SiamMaskSharpTracker", "mask_to_frame", "mask_polygon"]
+__all__ = ["SiamMaskTracker", "SiamMaskSharpTracker", "mask_to_frame", "mask_polygon", "sigmoid"]
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-v))`` in float32 (the references' ``torch.sigmoid`` of the refined mask)."""
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32, copy=False)
 
 
 def mask_to_frame(mask: np.ndarray, sub_box, frame_hw, border: float) -> np.ndarray:
@@ -125,20 +131,16 @@ class SiamMaskTracker(SiamRPNTracker):
         scale_z = cfg["exemplar_size"] / s_z
         side = self._round(self._search_side(s_z, scale_z, cfg["instance_size"]))
         x = self._crop(frame, cfg["instance_size"], side)
-        with torch.inference_mode():
-            cls, loc, search = self.model.track_mask(self._template, self._to_tensor(x))
-            score = torch.softmax(cls.reshape(2, -1), 0)[1:]
-            out = torch.cat([score, loc.reshape(4, -1)]).cpu().numpy()
-        return out[0], self.decode(out[1:]), scale_z, side, search
+        cls, loc, search = self.model.track_mask(self._template, x[None])
+        return foreground(cls), self.decode(loc.reshape(4, -1)), scale_z, side, search
 
     def _mask(self, search, best: int, center, side: int, frame_hw) -> np.ndarray:
         """Frame-sized mask probabilities (float32, border value outside) of the cell of anchor ``best``."""
         cfg = self.cfg
         _, row, col = np.unravel_index(best, (self.cells_per_position, self.score_size, self.score_size))
-        with torch.inference_mode():
-            logits = self.model.refine(search, (int(row), int(col)))
-            n = cfg["mask_output_size"]
-            mask = torch.sigmoid(logits).reshape(n, n).cpu().numpy()
+        logits = self.model.refine(search, (int(row), int(col)))
+        n = cfg["mask_output_size"]
+        mask = sigmoid(logits.reshape(n, n))
         s = side / cfg["instance_size"]
         sub_box = [center[0] - side / 2 + (col - cfg["base_size"] / 2) * cfg["stride"] * s,
                    center[1] - side / 2 + (row - cfg["base_size"] / 2) * cfg["stride"] * s,

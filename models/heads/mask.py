@@ -27,6 +27,7 @@ padded by 16) is cropped 61x61 at ``4 * pos``, layer1 (63x63, padded by 8)
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,22 +53,28 @@ class MaskCorr(DepthwiseXCorr):
         return self.head(feature), feature
 
 
-def crop_padded(f: torch.Tensor, pad: int, top: int, left: int, size: int) -> torch.Tensor:
+def crop_padded(f, pad: int, top: int, left: int, size: int):
     """``F.pad(f, [pad] * 4)[:, :, top:top + size, left:left + size]`` without padding the whole map.
 
-    ``f`` ``(B, C, H, W)``; ``top`` / ``left`` index the padded map. Only the
-    crop is zero-padded, so the cost does not grow with ``H * W``. Same values
-    as the reference expression (exactly: zeros and copies).
+    ``f`` ``(B, C, H, W)``, a torch tensor or a numpy array (the graph backends' outputs; the result is of
+    the same kind); ``top`` / ``left`` index the padded map. Only the crop is zero-padded, so the cost does
+    not grow with ``H * W``. Same values as the reference expression (exactly: zeros and copies).
     """
     _, _, h, w = f.shape
     y0, x0 = top - pad, left - pad  # crop origin in unpadded coordinates
     y1, x1 = y0 + size, x0 + size
     iy0, ix0, iy1, ix1 = max(y0, 0), max(x0, 0), min(y1, h), min(x1, w)
+    array = isinstance(f, np.ndarray)
     if iy1 <= iy0 or ix1 <= ix0:
-        return f.new_zeros((f.shape[0], f.shape[1], size, size))
+        shape = (f.shape[0], f.shape[1], size, size)
+        return np.zeros(shape, f.dtype) if array else f.new_zeros(shape)
     crop = f[:, :, iy0:iy1, ix0:ix1]
     border = (ix0 - x0, x1 - ix1, iy0 - y0, y1 - iy1)  # left, right, top, bottom
-    return F.pad(crop, border) if any(border) else crop
+    if not any(border):
+        return np.ascontiguousarray(crop) if array else crop
+    if array:
+        return np.pad(crop, ((0, 0), (0, 0), border[2:], border[:2]))
+    return F.pad(crop, border)
 
 
 def _conv_relu_x2(cin: int, mid: int, cout: int) -> nn.Sequential:
@@ -100,19 +107,32 @@ class Refine(nn.Module):
         self.post1 = nn.Conv2d(16, 4, 3, padding=1)
         self.post2 = nn.Conv2d(4, 1, 3, padding=1)
 
-    def forward(self, f, corr_feature, pos):
+    @staticmethod
+    def patches(f, corr_feature, pos) -> tuple:
+        """The inputs of :meth:`head` at cell ``pos = (row, col)``: ``(p0 (B, 64, 61, 61), p1 (B, 256, 31, 31),
+        p2 (B, 512, 15, 15), p3 (B, 256, 1, 1))``, torch tensors or numpy arrays as ``f`` and ``corr_feature``
+        (pysot ``Refine.forward``: the levels zero-padded by 16 / 8 / 4, crops at ``4 pos`` / ``2 pos`` /
+        ``pos``).
+
+        Raises:
+            ValueError: ``pos`` outside the correlation map.
+        """
         row, col = int(pos[0]), int(pos[1])
         if not (0 <= row < corr_feature.shape[2] and 0 <= col < corr_feature.shape[3]):
             raise ValueError(f"Refine: position {(row, col)} outside the {tuple(corr_feature.shape[2:])} map")
-        p0 = crop_padded(f[0], 16, 4 * row, 4 * col, 61)
-        p1 = crop_padded(f[1], 8, 2 * row, 2 * col, 31)
-        p2 = crop_padded(f[2], 4, row, col, 15)
-        p3 = corr_feature[:, :, row : row + 1, col : col + 1]
+        return (crop_padded(f[0], 16, 4 * row, 4 * col, 61), crop_padded(f[1], 8, 2 * row, 2 * col, 31),
+                crop_padded(f[2], 4, row, col, 15), corr_feature[:, :, row : row + 1, col : col + 1])
+
+    def head(self, p0, p1, p2, p3) -> torch.Tensor:
+        """Refined logits ``(B, 127*127)`` from the :meth:`patches` (the part the graph backends export)."""
         out = self.deconv(p3)
         out = self.post0(F.interpolate(self.h2(out) + self.v2(p2), size=(31, 31), mode="nearest"))
         out = self.post1(F.interpolate(self.h1(out) + self.v1(p1), size=(61, 61), mode="nearest"))
         out = self.post2(F.interpolate(self.h0(out) + self.v0(p0), size=(127, 127), mode="nearest"))
         return out.reshape(out.shape[0], 127 * 127)
+
+    def forward(self, f, corr_feature, pos):
+        return self.head(*self.patches(f, corr_feature, pos))
 
 
 @HEADS.register("mask_corr")
