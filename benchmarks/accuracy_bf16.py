@@ -10,7 +10,8 @@ Columns: mean IoU of fp32 at 1 thread, of fp32 at 2 threads (the trajectory's ow
 can flip a later decision, see the fixtures README, "Parity advice"; OpenVINO fp32 is bitwise the same at 1 and 2
 threads, so the ONNX Runtime column is the probe of that chaos), of bf16 at 1 thread, ``d bf16`` = bf16 -
 fp32 (both 1 thread), ``d t2`` and ``d ort`` = fp32 at 2 threads / fp32 on ONNX Runtime
-(the same graph, other kernels: differences of ~1e-5) - fp32 on OpenVINO, then the per-frame box difference bf16 vs fp32 (max over ``x, y, w, h`` in px): median,
+(the same graph, other kernels: differences of ~1e-5) - fp32 on OpenVINO, ``d eps`` = fp32 with its network outputs
+perturbed by a relative 1e-3 (``--perturb``, :func:`perturbed`: ten times below bf16's error) - fp32, then the per-frame box difference bf16 vs fp32 (max over ``x, y, w, h`` in px): median,
 maximum, and the first frame where it exceeds 1 px. A sequence where ``|d bf16|`` is large but fp32 itself moves
 as much between thread counts flips on chaos, not on bf16 error alone: both figures are printed.
 
@@ -30,11 +31,11 @@ import torch
 
 from siamtrack.boxes import axis_aligned_init_box, iou_xywh, polygon_bounds
 
-__all__ = ["shared_sequences", "track", "main"]
+__all__ = ["shared_sequences", "perturbed", "track", "main"]
 
 
 def _shared() -> Path:
-    from siamtrack.benchmarks.speed_nanotrack import default_shared
+    from siamtrack.benchmarks.speed import default_shared
 
     return default_shared()
 
@@ -59,9 +60,24 @@ def shared_sequences(shared: Path | None = None, names=None) -> list:
     return out
 
 
+def perturbed(model, eps: float, seed: int = 0):
+    """``model`` whose ``track`` outputs are multiplied by ``1 + eps * u`` (``u`` uniform in [-1, 1], a fixed
+    seed): an fp32 run with a relative error far below bf16's (2**-9 per operation, ~1e-2 at the outputs), the
+    probe of how much a whole-sequence mean IoU moves on a perturbation alone."""
+    rng = np.random.default_rng(seed)
+    track = model.track
+
+    def noisy(state, x):
+        return tuple(o * (1 + eps * rng.uniform(-1, 1, o.shape)).astype(np.float32) for o in track(state, x))
+
+    model.track = noisy
+    return model
+
+
 def track(preset: str, weights, frames: list, init, precision: str, threads: int = 1,
-          backend: str = "openvino") -> np.ndarray:
-    """The ``(N, 4)`` boxes of one whole run (frame 0 = the init box) on ``backend`` at ``precision``."""
+          backend: str = "openvino", perturb: float = 0.0) -> np.ndarray:
+    """The ``(N, 4)`` boxes of one whole run (frame 0 = the init box) on ``backend`` at ``precision``
+    (``perturb``: the network outputs perturbed by that relative amount, :func:`perturbed`)."""
     from siamtrack.tracker.factory import create_tracker
 
     before = torch.get_num_threads()
@@ -70,6 +86,8 @@ def track(preset: str, weights, frames: list, init, precision: str, threads: int
         tracker = create_tracker(preset, weights=weights, backend=backend, precision=precision)
     finally:
         torch.set_num_threads(before)
+    if perturb:
+        perturbed(tracker.model, perturb)
     tracker.init(frames[0], np.asarray(init, dtype=np.float64))
     return np.array([np.asarray(init, dtype=np.float64)] + [tracker.update(f).box for f in frames[1:]])
 
@@ -86,12 +104,14 @@ def main(argv=None) -> int:
     ap.add_argument("--weights-dir", default=None, help="default: ../shared/weights/nanotrack")
     ap.add_argument("--no-threads2", action="store_true", help="skip the fp32 run at 2 threads")
     ap.add_argument("--no-ort", action="store_true", help="skip the fp32 run on ONNX Runtime")
+    ap.add_argument("--perturb", type=float, default=1e-3,
+                    help="relative perturbation of the fp32 outputs for the chaos probe column 'd eps' (0: skip)")
     args = ap.parse_args(argv)
     shared = _shared()
     wdir = Path(args.weights_dir) if args.weights_dir else shared / "weights" / "nanotrack"
     seqs = shared_sequences(shared, args.sequences)
     print(f"{'model':12s} {'sequence':15s} {'frames':>6s} {'fp32 t1':>8s} {'fp32 t2':>8s} {'bf16 t1':>8s} "
-          f"{'d bf16':>7s} {'d t2':>7s} {'d ort':>7s}  box diff px: median    max  first>1px")
+          f"{'d bf16':>7s} {'d t2':>7s} {'d ort':>7s} {'d eps':>7s}  box diff px: median    max  first>1px")
     worst = 0.0
     for v in args.versions:
         preset, weights = f"nanotrack-v{v}", wdir / f"nanotrackv{v}.pth"
@@ -103,11 +123,13 @@ def main(argv=None) -> int:
             m32t2 = float("nan") if args.no_threads2 else mean_iou(track(preset, weights, frames, init, "fp32", 2), gt)
             mort = float("nan") if args.no_ort else mean_iou(
                 track(preset, weights, frames, init, "fp32", backend="onnxruntime"), gt)
+            meps = float("nan") if not args.perturb else mean_iou(
+                track(preset, weights, frames, init, "fp32", perturb=args.perturb), gt)
             diff = np.abs(b16 - b32).max(axis=1)
             over = np.nonzero(diff > 1.0)[0]
             worst = max(worst, abs(m16 - m32))
             print(f"{preset:12s} {name:15s} {len(frames):6d} {m32:8.4f} {m32t2:8.4f} {m16:8.4f} {m16 - m32:+7.4f} "
-                  f"{m32t2 - m32:+7.4f} {mort - m32:+7.4f}  {np.median(diff):18.3f} {diff.max():6.1f}  "
+                  f"{m32t2 - m32:+7.4f} {mort - m32:+7.4f} {meps - m32:+7.4f}  {np.median(diff):18.3f} {diff.max():6.1f}  "
                   f"{over[0] if len(over) else '-':>9}", flush=True)
     print(f"largest |mean IoU bf16 - fp32|: {worst:.4f} (target 0.01)")
     return 0

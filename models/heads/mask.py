@@ -109,19 +109,34 @@ class Refine(nn.Module):
 
     @staticmethod
     def patches(f, corr_feature, pos) -> tuple:
-        """The inputs of :meth:`head` at cell ``pos = (row, col)``: ``(p0 (B, 64, 61, 61), p1 (B, 256, 31, 31),
+        """The inputs of :meth:`head` at the chosen cells: ``(p0 (B, 64, 61, 61), p1 (B, 256, 31, 31),
         p2 (B, 512, 15, 15), p3 (B, 256, 1, 1))``, torch tensors or numpy arrays as ``f`` and ``corr_feature``
         (pysot ``Refine.forward``: the levels zero-padded by 16 / 8 / 4, crops at ``4 pos`` / ``2 pos`` /
-        ``pos``).
+        ``pos``). ``pos``: one ``(row, col)`` for the whole batch, or one per batch element (a ``(B, 2)``
+        sequence: B targets, each at its own cell).
 
         Raises:
-            ValueError: ``pos`` outside the correlation map.
+            ValueError: a position outside the correlation map, or not one per batch element.
         """
-        row, col = int(pos[0]), int(pos[1])
-        if not (0 <= row < corr_feature.shape[2] and 0 <= col < corr_feature.shape[3]):
-            raise ValueError(f"Refine: position {(row, col)} outside the {tuple(corr_feature.shape[2:])} map")
-        return (crop_padded(f[0], 16, 4 * row, 4 * col, 61), crop_padded(f[1], 8, 2 * row, 2 * col, 31),
-                crop_padded(f[2], 4, row, col, 15), corr_feature[:, :, row : row + 1, col : col + 1])
+        b = corr_feature.shape[0]
+        cells = np.asarray(pos, dtype=np.int64).reshape(-1, 2)
+        if len(cells) == 1 and b > 1:
+            cells = np.repeat(cells, b, axis=0)
+        if len(cells) != b:
+            raise ValueError(f"Refine: {len(cells)} positions for a batch of {b}")
+        parts = []
+        for i, (row, col) in enumerate(cells.tolist()):
+            if not (0 <= row < corr_feature.shape[2] and 0 <= col < corr_feature.shape[3]):
+                raise ValueError(f"Refine: position {(row, col)} outside the {tuple(corr_feature.shape[2:])} map")
+            one = slice(i, i + 1) if len(cells) > 1 else slice(None)
+            parts.append((crop_padded(f[0][one], 16, 4 * row, 4 * col, 61),
+                          crop_padded(f[1][one], 8, 2 * row, 2 * col, 31),
+                          crop_padded(f[2][one], 4, row, col, 15),
+                          corr_feature[one, :, row : row + 1, col : col + 1]))
+        if len(parts) == 1:
+            return parts[0]
+        join = np.concatenate if isinstance(corr_feature, np.ndarray) else torch.cat
+        return tuple(join([p[k] for p in parts]) for k in range(4))
 
     def head(self, p0, p1, p2, p3) -> torch.Tensor:
         """Refined logits ``(B, 127*127)`` from the :meth:`patches` (the part the graph backends export)."""

@@ -13,17 +13,21 @@ Every head offers two equivalent paths:
   ``(B, 2, S, S)`` (logits, background / foreground) and ``loc`` ``(B, 4, S, S)``
   (exp-activated distances left, top, right, bottom in search-crop pixels),
   ``S`` = 16 (v1/v2) or 15 (v3).
-* ``template(zf)`` once at init, then ``track(state, xf)`` per frame (B = 1).
-  Everything that depends only on the template is computed once, and the
+* ``template(zf)`` once at init, then ``track(state, xf)`` per frame. For one
+  target (B = 1) everything that depends only on the template is computed once, and the
   search-side 1x1 convolution (+ BatchNorm) followed by the point-wise
   correlation :func:`~siamtrack.models.xcorr.xcorr_pixelwise` - both linear in
   ``xf`` - is composed into one 1x1 convolution whose weights are the
   template-position kernels times the search conv; the cls and reg branches
   share that single convolution. Results equal ``forward`` up to float32
-  rounding (checked by the parity tests).
+  rounding (checked by the parity tests). For N > 1 targets the state is the
+  features themselves (:class:`BatchedTemplate`) and ``track`` runs ``forward``
+  on the whole batch.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +36,14 @@ from torch import nn
 from siamtrack.models.fuse import affine_1x1
 from siamtrack.models.registry import HEADS
 from siamtrack.models.xcorr import xcorr_depthwise, xcorr_pixelwise
+
+
+class BatchedTemplate(NamedTuple):
+    """Template state of N > 1 targets: the template features ``zf`` ``(N, C, 8, 8)`` themselves, tracked by
+    the reference computation ``forward(zf, xf)`` (one batched call); a single target gets the composed
+    per-target 1x1 form instead."""
+
+    zf: torch.Tensor
 
 
 class ChannelAttention(nn.Module):
@@ -117,10 +129,14 @@ class BANv1(nn.Module):
         return self._towers(self.corr_pw.CA_layer(xcorr_pixelwise(xf, zf)))
 
     def template(self, zf):
+        if zf.shape[0] != 1:  # N targets: the reference path, batched (the composed 1x1 form is per target)
+            return BatchedTemplate(zf)
         w, b = _compose_pixelwise(zf, None)
         return _as_pointwise(w, b, zf.dtype)
 
     def track(self, state, xf):
+        if isinstance(state, BatchedTemplate):
+            return self.forward(state.zf, xf)
         return self._towers(self.corr_pw.CA_layer(_pointwise(xf, state)))
 
 
@@ -161,10 +177,14 @@ class BANv2(nn.Module):
         return self._towers(self.corr_pw_reg(zf, xf), self.corr_pw_cls(zf, xf))
 
     def template(self, zf):
+        if zf.shape[0] != 1:  # N targets: the reference path, batched (the composed 1x1 form is per target)
+            return BatchedTemplate(zf)
         return tuple(_as_pointwise(*_compose_pixelwise(corr.conv_kernel(zf), affine_1x1(corr.conv_search)), zf.dtype)
                      for corr in (self.corr_pw_reg, self.corr_pw_cls))
 
     def track(self, state, xf):
+        if isinstance(state, BatchedTemplate):
+            return self.forward(state.zf, xf)
         reg_map, cls_map = state
         reg = self.corr_pw_reg.CA_layer(_pointwise(xf, reg_map))
         cls = self.corr_pw_cls.CA_layer(_pointwise(xf, cls_map))
@@ -233,6 +253,8 @@ class BANv3(nn.Module):
         return self._towers(reg, cls)
 
     def template(self, zf):
+        if zf.shape[0] != 1:  # N targets: the reference path, batched (the composed 1x1 form is per target)
+            return BatchedTemplate(zf)
         zc = self._crop(zf)
         ws, bs = [], []
         for corr in (self.corr_pw_reg, self.corr_pw_cls):
@@ -249,6 +271,8 @@ class BANv3(nn.Module):
         return _as_pointwise(torch.cat(ws), torch.cat(bs), zf.dtype), dw
 
     def track(self, state, xf):
+        if isinstance(state, BatchedTemplate):
+            return self.forward(state.zf, xf)
         pw, dw = state
         feat = _pointwise(xf, pw)
         pw_reg, pw_cls, dw_in = feat[:, :64], feat[:, 64:128], feat[:, 128:]

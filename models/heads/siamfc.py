@@ -29,9 +29,12 @@ class SiamFCHead(nn.Module):
         self.out_scale = float(out_scale)
 
     def forward(self, zf: torch.Tensor, xf: torch.Tensor) -> torch.Tensor:
-        """Reference path: :func:`~siamtrack.models.xcorr.xcorr_fast` (one grouped conv), exemplar batch 1 broadcast."""
-        if zf.shape[0] == 1 and xf.shape[0] > 1:
-            zf = zf.expand(xf.shape[0], -1, -1, -1)
+        """Reference path: :func:`~siamtrack.models.xcorr.xcorr_fast` (one grouped conv). ``zf`` ``(N, C, h, w)``
+        for N targets, ``xf`` ``(S*N, C, H, W)``: S search images per target, scale-major and target-minor (image
+        ``j`` is correlated with target ``j % N``, as siamfc-pytorch's ``_fast_xcorr`` folds the batch); an
+        exemplar batch of 1 is broadcast."""
+        if zf.shape[0] != xf.shape[0] and xf.shape[0] % zf.shape[0] == 0:
+            zf = zf.repeat(xf.shape[0] // zf.shape[0], 1, 1, 1)
         return xcorr_fast(xf, zf) * self.out_scale
 
     def template(self, zf: torch.Tensor) -> torch.Tensor:
