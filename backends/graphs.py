@@ -207,12 +207,12 @@ class GraphModel:
             path = path_of()
             stride = int(self.graphs.preset.get("bf16_f32_stem_stride", 0))
             try:
-                run = load_graph(self.backend, path, self.threads, self.precision, stride)[0]
+                run = load_graph(self.backend, path, self.threads, self.precision, stride)
             except SiamtrackError:
                 raise
             except Exception:  # noqa: BLE001 - a stale or damaged cached graph: export it again, once
                 self.graphs.remove(path)
-                run = load_graph(self.backend, path_of(), self.threads, self.precision, stride)[0]
+                run = load_graph(self.backend, path_of(), self.threads, self.precision, stride)
             self._runs[key] = run
         return run(inputs)
 

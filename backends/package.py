@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from siamtrack.backends.export import (DEFAULT_OPSET, RefineBranch, SearchBranch, TemplateBranch, export_branch,
-                                       exportable, is_siammask)
+from siamtrack.backends.export import (DEFAULT_OPSET, FeatureBranch, RefineBranch, SearchBranch, TemplateBranch,
+                                       export_branch, exportable, is_siammask)
 from siamtrack.errors import SiamtrackError
 from siamtrack.runner.atomic import atomic_path
 
@@ -171,15 +171,6 @@ def dasiamrpn_opencv_graphs(model, opset: int = DEFAULT_OPSET) -> dict[str, byte
     return graphs
 
 
-class _Backbone(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model.features(x)
-
-
 class _Head(nn.Module):
     def __init__(self, model):
         super().__init__()
@@ -285,7 +276,7 @@ def export_preset(model_name: str, out: str, weights=None, batch: int = 1, opset
         x = torch.zeros(1, 3, *x_shape[2:])
         with torch.no_grad():
             xf = model.features(x)
-        data, _ = export_branch(_Backbone(model), [x], ["input"], "output", opset)
+        data, _ = export_branch(FeatureBranch(model), [x], ["input"], "output", opset)
         _write(folder / "nanotrack_backbone.onnx", data)
         data, heads = export_branch(_Head(model), [zf[0][:1], xf], ["input1", "input2"], "output", opset)
         if heads != ["output0", "output1"]:  # pragma: no cover - every NanoTrack head returns (cls, loc)

@@ -1,9 +1,9 @@
 """The maintained runtimes that run exported graphs on the CPU: OpenVINO and ONNX Runtime.
 
-A runtime loads an ONNX file into a callable ``run(inputs) -> outputs`` (and
-the graph's output names):
-``inputs`` a dict ``name -> C-contiguous float32 numpy array``, ``outputs`` a
-list of float32 numpy arrays (owned copies) in the graph's output order.
+A runtime loads an ONNX file into a callable ``run(inputs) -> outputs``:
+``inputs`` a dict ``name -> C-contiguous numpy array`` (uint8 crops, float32
+features), ``outputs`` a list of float32 numpy arrays (owned copies) in the
+graph's output order.
 Threads: the runtime's intra-op thread count is fixed when a graph is loaded
 (``threads``, the CLI's ``--threads``). Precision: ``fp32`` runs in float32
 (OpenVINO's ``INFERENCE_PRECISION_HINT`` ``f32``: without it OpenVINO picks
@@ -53,7 +53,7 @@ def cpu_has_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def _load_openvino(path: Path, threads: int, precision: str, stem_stride: int = 0) -> tuple[Callable, list]:
+def _load_openvino(path: Path, threads: int, precision: str, stem_stride: int = 0) -> Callable:
     model, hint = str(path), {"fp32": "f32", "bf16": "bf16"}[precision]
     if precision == "bf16":  # the layers bf16 would make inaccurate stay in f32 (siamtrack.backends.precision)
         from siamtrack.backends.precision import prepare_bf16
@@ -66,18 +66,15 @@ def _load_openvino(path: Path, threads: int, precision: str, stem_stride: int = 
     outputs = list(compiled.outputs)
 
     def run(inputs: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        # share_inputs: the arrays are read in place (the caller's own contiguous float32 arrays, not kept);
+        # share_inputs: the arrays are read in place (the caller's own contiguous arrays, not kept);
         # share_outputs=False: the outputs are copies the caller owns
         result = request.infer(inputs, share_inputs=True)
         return [np.asarray(result[o]) for o in outputs]
 
-    # an output may carry several tensor names (OpenVINO adds its own): the exporter's name is the one we set
-    names = [next((n for n in sorted(o.get_names()) if n.startswith(("out", "zf"))), o.get_any_name())
-             for o in outputs]
-    return run, names
+    return run
 
 
-def _load_onnxruntime(path: Path, threads: int, precision: str) -> tuple[Callable, list]:
+def _load_onnxruntime(path: Path, threads: int, precision: str) -> Callable:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -89,18 +86,18 @@ def _load_onnxruntime(path: Path, threads: int, precision: str) -> tuple[Callabl
     def run(inputs: Dict[str, np.ndarray]) -> List[np.ndarray]:
         return session.run(None, inputs)
 
-    return run, [o.name for o in session.get_outputs()]
+    return run
 
 
 def load_graph(backend: str, path: Path, threads: int = 1, precision: str = "fp32",
-               stem_stride: int = 0) -> tuple[Callable, list]:
+               stem_stride: int = 0) -> Callable:
     """Load the ONNX graph ``path`` into ``backend`` (``openvino`` or ``onnxruntime``).
 
     ``stem_stride``: at bf16 on OpenVINO, the search graph's convolutions up to this output stride stay in f32
     (the preset's ``bf16_f32_stem_stride``, :mod:`siamtrack.backends.precision`).
 
     Returns:
-        ``(run, output names)``.
+        ``run(inputs) -> outputs`` (see the module docstring).
 
     Raises:
         SiamtrackError: the backend's package is not installed, or ``precision`` is not one it runs on the CPU.

@@ -108,8 +108,8 @@ def create_tracker(name: str, weights=None, device="cpu", backend: str = "auto",
     """A tracker for preset ``name`` (e.g. ``nanotrack``), weights from ``weights`` or the search folders.
 
     Args:
-        backend: ``auto`` (OpenVINO on the CPU when installed, else ONNX Runtime, else torch; torch on CUDA
-            and for presets without an exported form), ``torch``, ``openvino`` or ``onnxruntime``
+        backend: ``auto`` (OpenVINO on the CPU when installed, else ONNX Runtime, else torch; torch on
+            CUDA), ``torch``, ``openvino`` or ``onnxruntime``
             (:mod:`siamtrack.backends`). Graph backends use ``torch.get_num_threads()`` threads.
         precision: ``fp32`` (default, the reference's numbers), ``bf16`` (CPUs with native bf16:
             OpenVINO's bf16 inference precision, or torch autocast) or ``fp16`` (torch on CUDA).
