@@ -30,6 +30,13 @@ PRESETS = {"nanotrack-v2": None, "siamrpn-alex": "siamrpn_alex_dwxcorr",
 BOXES = [(312.0, 147.0, 106.0, 96.0), (20.0, 20.0, 60.0, 60.0), (400.0, 280.0, 100.0, 90.0)]
 
 
+@pytest.fixture(autouse=True)
+def own_graph_cache(tmp_path_factory, monkeypatch):
+    """This module's graphs (batches of 3 and 9) in a cache of their own: other modules check which graphs a
+    tracker exported (e.g. SiamFC's one search graph of batch 3) in the session's shared cache."""
+    monkeypatch.setenv("SIAMTRACK_GRAPH_CACHE", str(tmp_path_factory.getbasetemp() / "batch-graphs"))
+
+
 @pytest.fixture(scope="module")
 def frames(shared_dir):
     return [cv2.imread(str(shared_dir / "data" / "vot" / "bag" / f"0000000{i}.jpg")) for i in (1, 2)]
